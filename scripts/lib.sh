@@ -1,0 +1,17 @@
+# Shared by every script: where kiln's tools live and which node runs.
+# Sourced, not executed. Tools are cached OUTSIDE the clone so CI on the same machine reuses them.
+# shellcheck shell=bash
+KILN_TOOLS="${KILN_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/kiln}"
+export KILN_TOOLS
+# Pinned versions: bump here, nowhere else.
+KILN_NODE_VERSION=24.21.0
+KILN_MLFLOW_VERSION=3.17.2
+KILN_SKLEARN_VERSION=1.9.1
+KILN_COSIGN_VERSION=v2.6.5
+KILN_CRANE_VERSION=v0.22.1
+KILN_APIEXT_VERSION=v0.36.3
+export PATH="$KILN_TOOLS/bin:$PATH"
+export KILN_PYTHON="$KILN_TOOLS/venv/bin/python"
+
+node_major() { node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
+log() { printf '[kiln setup] %s\n' "$*" >&2; }

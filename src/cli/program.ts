@@ -1,0 +1,65 @@
+import { Command, CommanderError, Option } from 'commander';
+import { describeCause, isKilnError, KilnError } from '../errors.ts';
+import { KILN_VERSION } from '../version.ts';
+import { COMMANDS } from './commands/index.ts';
+import type { CliIO } from './context.ts';
+
+export function buildProgram(io: CliIO): Command {
+  const program = new Command('kiln')
+    .description(
+      'Bake MLflow model versions into signed, digest-pinned OCI images and roll them out on KServe.\n' +
+        'stdout carries only the result (a digest-pinned reference, or one JSON object with --json);\n' +
+        'progress and logs go to stderr. Exit codes: 0 done, 1 failed, 2 bad usage or input, 3 refused by policy.',
+    )
+    .version(KILN_VERSION, '-V, --version', 'print the kiln version')
+    .addOption(new Option('--json', 'print the result as one JSON object on stdout'))
+    .addOption(new Option('-v, --verbose', 'log debug detail to stderr'))
+    .addOption(new Option('-c, --config <file>', 'kiln.yaml to read (default: ./kiln.yaml, or $KILN_CONFIG)'))
+    .showHelpAfterError('(run kiln --help for usage)')
+    .exitOverride()
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
+  for (const register of COMMANDS) {
+    const cmd = register(program, io);
+    cmd.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
+  }
+  return program;
+}
+
+/** Run kiln with argv (without node and script); returns the exit code. Never calls process.exit. */
+export async function runCli(argv: string[], io: CliIO): Promise<number> {
+  const program = buildProgram(io);
+  const json = argv.includes('--json');
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // Help and version are "errors" to commander; they are successes to a user.
+      if (
+        e.code === 'commander.helpDisplayed' ||
+        e.code === 'commander.version' ||
+        e.code === 'commander.help'
+      ) {
+        return 0;
+      }
+      return 2; // commander already printed what was wrong with the command line
+    }
+    const err = isKilnError(e)
+      ? e
+      : new KilnError('INTERNAL', `unexpected failure: ${describeCause(e)}`, {
+          cause: e,
+          hint: 'this is a bug in kiln; run again with --verbose and report it',
+        });
+    io.stderr(`kiln: error: ${err.message}\n${err.hint ? `  hint: ${err.hint}\n` : ''}`);
+    if (argv.includes('--verbose') || argv.includes('-v')) {
+      if (err.cause !== undefined) io.stderr(`  cause: ${describeCause(err.cause)}\n`);
+      if (!isKilnError(e) && e instanceof Error && e.stack) io.stderr(`${e.stack}\n`);
+    }
+    if (json) {
+      io.stdout(
+        `${JSON.stringify({ error: { code: err.code, message: err.message, hint: err.hint, details: err.details } })}\n`,
+      );
+    }
+    return err.exitCode;
+  }
+}

@@ -1,0 +1,99 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { KilnError } from '../errors.ts';
+import { type Config, ConfigSchema } from './schema.ts';
+
+export interface LoadConfigOptions {
+  /** Explicit file (`--config`); an explicit file that does not exist is an error. */
+  file?: string | undefined;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+}
+
+export interface LoadedConfig {
+  config: Config;
+  /** The file the config came from, if any (shown by `--verbose`). */
+  file: string | undefined;
+}
+
+/** Resolve config: file (explicit, $KILN_CONFIG, or ./kiln.yaml) < environment. Flags are applied by cli/. */
+export function loadConfig(opts: LoadConfigOptions = {}): LoadedConfig {
+  const env = opts.env ?? process.env;
+  const cwd = opts.cwd ?? process.cwd();
+  const explicit = opts.file ?? env['KILN_CONFIG'];
+  const file = explicit
+    ? resolve(cwd, explicit)
+    : existsSync(resolve(cwd, 'kiln.yaml'))
+      ? resolve(cwd, 'kiln.yaml')
+      : undefined;
+
+  let raw: unknown = {};
+  if (file) {
+    if (!existsSync(file)) {
+      throw new KilnError('CONFIG_NOT_FOUND', `config file ${file} does not exist`, {
+        kind: 'usage',
+        hint: 'pass an existing file to --config (or unset KILN_CONFIG)',
+      });
+    }
+    raw = parseYaml(file, readFileSync(file, 'utf8'));
+  }
+  const merged = applyEnv(raw ?? {}, env);
+  const parsed = ConfigSchema.safeParse(merged);
+  if (!parsed.success) throw configError(file, parsed.error);
+  return { config: parsed.data, file };
+}
+
+function parseYaml(file: string, text: string): unknown {
+  const doc = parseDocument(text, { prettyErrors: true });
+  const first = doc.errors[0];
+  if (first) {
+    const line = first.linePos?.[0];
+    throw new KilnError(
+      'CONFIG_INVALID',
+      `${file}${line ? `:${line.line}:${line.col}` : ''}: not valid YAML: ${first.message.split('\n')[0]}`,
+      {
+        kind: 'usage',
+        hint: 'fix the YAML syntax at that position',
+      },
+    );
+  }
+  const value: unknown = doc.toJS();
+  if (value !== null && value !== undefined && (typeof value !== 'object' || Array.isArray(value))) {
+    throw new KilnError('CONFIG_INVALID', `${file}: expected a mapping of settings at the top level`, {
+      kind: 'usage',
+      hint: 'see README.md for an example kiln.yaml',
+    });
+  }
+  return value;
+}
+
+/** MLflow's and kiln's environment variables override the file (flags override both, in cli/). */
+function applyEnv(raw: unknown, env: NodeJS.ProcessEnv): unknown {
+  const out = structuredClone(raw) as Record<string, Record<string, unknown> | undefined>;
+  const set = (section: string, key: string, value: string | undefined): void => {
+    if (value === undefined || value === '') return;
+    const s = out[section] ?? {};
+    s[key] = value;
+    out[section] = s;
+  };
+  set('mlflow', 'trackingUri', env['MLFLOW_TRACKING_URI']);
+  set('build', 'target', env['KILN_TARGET']);
+  set('build', 'base', env['KILN_BASE']);
+  set('build', 'signKey', env['KILN_SIGN_KEY']);
+  return out;
+}
+
+function configError(file: string | undefined, error: z.ZodError): KilnError {
+  const where = file ?? 'configuration (environment)';
+  const lines = error.issues.map((i) => {
+    const key = i.path.length > 0 ? i.path.map(String).join('.') : '(top level)';
+    return `${where}: ${key}: ${i.message}`;
+  });
+  return new KilnError('CONFIG_INVALID', lines.join('\n'), {
+    kind: 'usage',
+    hint: 'fix the key(s) above; see README.md for every setting and its default',
+    details: { file, issues: error.issues.map((i) => ({ path: i.path.map(String), message: i.message })) },
+  });
+}
