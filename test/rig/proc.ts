@@ -144,6 +144,8 @@ export async function run(
       if (code === 0) res({ stdout, stderr });
       else rej(new Error(`${cmd} ${args.join(' ')} exited ${code}:\n${stderr}\n${stdout}`));
     });
+    // A command that exits without reading stdin must not fail the run with EPIPE.
+    p.stdin.on('error', () => {});
     p.stdin.end(opts.input ?? '');
   });
 }

@@ -1,0 +1,48 @@
+import { pipeline, type Readable } from 'node:stream';
+import type { Compression } from '../../config/schema.ts';
+import { type Digest, HashingStream } from '../digest.ts';
+import type { Descriptor } from '../types.ts';
+import { compressor } from './compress.ts';
+import { type TarFile, type TarFileResult, tarStream } from './tar.ts';
+
+export interface LayerOptions {
+  mtime: number;
+  compression: Compression;
+  mediaType: string;
+}
+
+export interface BuiltLayer {
+  descriptor: Descriptor;
+  /** sha256 of the uncompressed tar: what `rootfs.diff_ids` must hold (containerd checks it). */
+  diffId: Digest;
+  files: TarFileResult[];
+}
+
+export interface LayerStream {
+  /** Pull this (once) into a blob sink; model bytes flow through with backpressure, never buffered. */
+  stream: Readable;
+  /** Valid after `stream` has ended. */
+  result(): BuiltLayer;
+}
+
+/** tar -> hash (diff_id) -> compress -> hash (blob digest), all in one streaming pass. */
+export function buildLayer(files: readonly TarFile[], opts: LayerOptions): LayerStream {
+  const done: TarFileResult[] = [];
+  const tar = tarStream(files, { mtime: opts.mtime }, (f) => done.push(f));
+  const diff = new HashingStream();
+  const comp = compressor(opts.compression);
+  const blob = comp ? new HashingStream() : diff;
+  const noop = (): void => {};
+  // pipeline() destroys every stage on error; the consumer of `blob` sees the first error.
+  const tail = comp ? pipeline(tar, diff, comp, blob, noop) : pipeline(tar, diff, noop);
+  return {
+    stream: tail as unknown as Readable,
+    result() {
+      return {
+        descriptor: { mediaType: opts.mediaType, digest: blob.digest(), size: blob.size },
+        diffId: diff.digest(),
+        files: done,
+      };
+    },
+  };
+}
