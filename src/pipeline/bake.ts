@@ -1,0 +1,268 @@
+import type { Compression, ImageMode } from '../config/schema.ts';
+import { KilnError } from '../errors.ts';
+import { type Logger, silentLogger } from '../log.ts';
+import type { Digest } from '../oci/digest.ts';
+import { layerMediaType } from '../oci/layer/compress.ts';
+import { buildLayer } from '../oci/layer/layer.ts';
+import { modelDirFor, safeArtifactPath } from '../oci/layer/paths.ts';
+import type { TarFileResult } from '../oci/layer/tar.ts';
+import { MT } from '../oci/mediatypes.ts';
+import {
+  appendLayer,
+  hostPlatform,
+  type ImageEdits,
+  type LayerToAppend,
+  scratchImage,
+} from '../oci/mutate/append.ts';
+import { serializeImage, serializeIndex } from '../oci/mutate/serialize.ts';
+import type { ImageSource, ImageTarget, ManifestBytes } from '../oci/store.ts';
+import type { Descriptor } from '../oci/types.ts';
+import { type ResolvedBase, readBase } from './base.ts';
+import { type BuildInputs, buildFingerprint, KEY, manifestAnnotations } from './labels.ts';
+import { type ModelFiles, versionUri } from './model.ts';
+
+export interface BakeRequest {
+  model: ModelFiles;
+  target: ImageTarget;
+  base: { source: ImageSource; ref: string } | undefined;
+  mode: ImageMode;
+  compression: Compression;
+  /** The resolved tag (template already applied). */
+  tag: string;
+  forceTag: boolean;
+  /** SOURCE_DATE_EPOCH when set; otherwise the model version's creation time is used. */
+  sourceDateEpoch: number | undefined;
+  log?: Logger;
+}
+
+export interface BakeResult {
+  digest: Digest;
+  /** Digest-pinned reference: `host/repo@sha256:...` or `oci:DIR@sha256:...`. */
+  reference: string;
+  tag: string;
+  mediaType: string;
+  /** True when the tag already held this exact bake: nothing was downloaded or uploaded. */
+  reused: boolean;
+  model: { name: string; version: string; runId: string | undefined; source: string };
+  baseDigest: Digest | undefined;
+  layer: { digest: Digest; diffId: Digest; size: number } | undefined;
+  files: TarFileResult[];
+  platforms: string[];
+}
+
+/** resolve base -> check tag -> stream the model layer once -> per platform config + manifest -> index -> tag. */
+export async function bake(req: BakeRequest): Promise<BakeResult> {
+  const log = req.log ?? silentLogger;
+  const { facts } = req.model;
+  const uri = versionUri(facts);
+  const modelDir = modelDirFor(req.mode);
+  const files = req.model.files.map((f) => ({
+    file: f,
+    layerPath: `${modelDir}/${safeArtifactPath(f.path, uri)}`,
+  }));
+  if (files.length === 0) {
+    throw new KilnError('MODEL_EMPTY', `${uri} has no artifact files`, {
+      kind: 'usage',
+      hint: 'log the model with its files, then bake again',
+    });
+  }
+  if (req.mode === 'modelcar' && !req.base) {
+    throw new KilnError(
+      'MODELCAR_BASE_REQUIRED',
+      `modelcar images need a base with sh, ln and sleep (KServe's modelcar contract)`,
+      {
+        kind: 'usage',
+        hint: 'pass --base with a small shell image, e.g. a busybox image in your registry',
+      },
+    );
+  }
+  const mtime = req.sourceDateEpoch ?? Math.floor(facts.createdAt.getTime() / 1000);
+  const created = new Date(mtime * 1000).toISOString().replace('.000Z', 'Z');
+  const base = req.base ? await readBase(req.base.source, req.base.ref) : undefined;
+  const inputs: BuildInputs = {
+    facts,
+    files: req.model.files,
+    mode: req.mode,
+    compression: req.compression,
+    baseDigest: base?.digest,
+    mtime,
+  };
+  const fingerprint = buildFingerprint(inputs);
+  const summary = { name: facts.name, version: facts.version, runId: facts.runId, source: facts.source };
+
+  const existing = await req.target.resolveTag(req.tag);
+  if (existing) {
+    const held = await req.target.getManifest(existing);
+    const annotations =
+      (JSON.parse(held.bytes.toString('utf8')) as { annotations?: Record<string, string> }).annotations ?? {};
+    if (annotations[KEY.build] === fingerprint) {
+      log.info(`${req.target.name}:${req.tag} already holds ${uri} (${existing}): nothing to do`);
+      return {
+        digest: existing,
+        reference: req.target.pinned(existing),
+        tag: req.tag,
+        mediaType: held.mediaType,
+        reused: true,
+        model: summary,
+        baseDigest: base?.digest,
+        layer: undefined,
+        files: [],
+        platforms: [],
+      };
+    }
+    if (!req.forceTag) throw tagHeld(req.target, req.tag, existing, annotations);
+    log.warn(`moving tag ${req.tag} away from ${existing} (--force-tag)`);
+  }
+
+  log.info(
+    `baking ${uri} (${files.length} files, ${humanBytes(files.reduce((n, f) => n + f.file.size, 0))}) into ${req.target.name}`,
+  );
+  const layer = buildLayer(
+    files.map(({ file, layerPath }) => ({
+      path: layerPath,
+      size: file.size,
+      open: () => req.model.open(file),
+    })),
+    { mtime, compression: req.compression, mediaType: 'pending' },
+  );
+  const stored = await req.target.putBlobStream(layer.stream);
+  const built = layer.result();
+  if (stored.digest !== built.descriptor.digest) {
+    throw new KilnError(
+      'DIGEST_MISMATCH',
+      `the model layer was stored as ${stored.digest} but hashed as ${built.descriptor.digest}`,
+    );
+  }
+  const model: LayerToAppend = { descriptor: built.descriptor, diffId: built.diffId };
+  const edits: ImageEdits = {
+    created,
+    env: { MODEL_NAME: facts.name, MODEL_VERSION: facts.version },
+    labels: { ...manifestAnnotations(inputs, created), [KEY.files]: JSON.stringify(built.files) },
+    annotations: manifestAnnotations(inputs, created),
+    history: {
+      created_by: `kiln bake ${uri} --mode ${req.mode} --compression ${req.compression}`,
+      comment: 'MLflow model files',
+    },
+    clearEntrypoint: req.mode === 'modelcar',
+  };
+  const pushed = base
+    ? await pushOnBase(req.target, base, model, edits, req.compression, log)
+    : [await pushScratch(req.target, model, edits, req.compression)];
+  let top: ManifestBytes;
+  if (base?.indexMediaType) {
+    top = serializeIndex(
+      base.indexMediaType,
+      pushed.map((p) => p.descriptor),
+      base.indexMediaType === MT.ociIndex ? edits.annotations : undefined,
+    );
+  } else {
+    top = pushed[0]!.manifest;
+  }
+  // The tag is written last, so a failure above never leaves a tag on a half-pushed image.
+  await req.target.putManifest(top, req.tag);
+  await req.target.close();
+  return {
+    digest: top.digest,
+    reference: req.target.pinned(top.digest),
+    tag: req.tag,
+    mediaType: top.mediaType,
+    reused: false,
+    model: summary,
+    baseDigest: base?.digest,
+    layer: { digest: built.descriptor.digest, diffId: built.diffId, size: built.descriptor.size },
+    files: built.files,
+    platforms: pushed.map((p) => p.platform),
+  };
+}
+
+interface PushedImage {
+  manifest: ManifestBytes;
+  descriptor: Descriptor;
+  platform: string;
+}
+
+async function pushOnBase(
+  target: ImageTarget,
+  base: ResolvedBase,
+  layer: LayerToAppend,
+  edits: ImageEdits,
+  compression: Compression,
+  log: Logger,
+): Promise<PushedImage[]> {
+  const out: PushedImage[] = [];
+  for (const p of base.platforms) {
+    const platform = p.platform ?? { architecture: p.base.config.architecture, os: p.base.config.os };
+    const name = `${platform.os}/${platform.architecture}${platform.variant ? `/${platform.variant}` : ''}`;
+    for (const l of p.base.manifest.layers) await target.copyBlob(l, base.source);
+    log.debug(`base layers for ${name} present in ${target.name}`);
+    const img = serializeImage(
+      appendLayer(
+        p.base,
+        layer,
+        { ...edits, annotations: { ...edits.annotations, [KEY.baseDigest]: base.digest } },
+        (f) => layerMediaType(compression, f),
+      ),
+    );
+    out.push(await putImage(target, img, name, p.platform));
+  }
+  return out;
+}
+
+async function pushScratch(
+  target: ImageTarget,
+  layer: LayerToAppend,
+  edits: ImageEdits,
+  compression: Compression,
+): Promise<PushedImage> {
+  const platform = hostPlatform();
+  const img = serializeImage(scratchImage(platform, layer, edits, layerMediaType(compression, 'oci')!));
+  return putImage(target, img, `${platform.os}/${platform.architecture}`, undefined);
+}
+
+async function putImage(
+  target: ImageTarget,
+  img: ReturnType<typeof serializeImage>,
+  name: string,
+  platform: Descriptor['platform'],
+): Promise<PushedImage> {
+  await target.putBlob(img.config.bytes, img.config.descriptor.mediaType);
+  await target.putManifest(img.manifest);
+  const descriptor: Descriptor = {
+    mediaType: img.manifest.mediaType,
+    digest: img.manifest.digest,
+    size: img.manifest.bytes.length,
+  };
+  if (platform) descriptor.platform = platform;
+  return { manifest: img.manifest, descriptor, platform: name };
+}
+
+function tagHeld(
+  target: ImageTarget,
+  tag: string,
+  digest: Digest,
+  annotations: Record<string, string>,
+): KilnError {
+  const what = annotations[KEY.model]
+    ? ` (${annotations[KEY.model]} version ${annotations[KEY.modelVersion]})`
+    : '';
+  return new KilnError(
+    'TAG_HELD',
+    `tag ${tag} in ${target.name} already points at ${digest}${what}; tags are immutable, so kiln will not move it`,
+    {
+      kind: 'policy',
+      hint: 'bake under another tag (--tag), or pass --force-tag if moving it is really intended',
+      details: { tag, digest },
+    },
+  );
+}
+
+export function humanBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  let v = n;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
+}
