@@ -1,6 +1,6 @@
 // The OCI objects of cosign's classic signature and attestation storage, as pure data; pushing
 // them is the registry client's job. Checked against cosign v2.6.5 and the bytes it pushed
-// (test/fixtures/sign/cosign-v2.6.5):
+// (test/fixtures/sign/cosign-v2.6.5, *.raw):
 // - tags `sha256-<hex>.sig` / `.att` in the image's repository (pkg/oci/remote/options.go);
 // - one layer per signature: media type application/vnd.dev.cosign.simplesigning.v1+json
 //   (pkg/types/media.go), annotation dev.cosignproject.cosign/signature = base64 signature

@@ -36,21 +36,21 @@ describe('cosign storage objects', () => {
   });
 
   test('two signature layers (the second appended) give cosign`s exact manifest and config bytes', () => {
-    const manifest = JSON.parse(fixture('sig-manifest.json').toString());
+    const manifest = JSON.parse(fixture('sig-manifest.raw').toString());
     const layers = [0, 1].map((i) =>
-      signatureLayer(fixture(`sig-layer-${i}.json`), manifest.layers[i].annotations[SIGNATURE_ANNOTATION]),
+      signatureLayer(fixture(`sig-layer-${i}.raw`), manifest.layers[i].annotations[SIGNATURE_ANNOTATION]),
     );
     assert.equal(layers[0]?.descriptor.mediaType, SIMPLE_SIGNING_MEDIA_TYPE);
     const img = cosignImage(layers.map((l) => l.descriptor));
-    assert.equal(img.config.data.toString(), fixture('sig-config.json').toString());
-    assert.equal(img.manifest.data.toString(), fixture('sig-manifest.json').toString());
-    assert.equal(img.manifest.descriptor.digest, sha(fixture('sig-manifest.json')));
+    assert.equal(img.config.data.toString(), fixture('sig-config.raw').toString());
+    assert.equal(img.manifest.data.toString(), fixture('sig-manifest.raw').toString());
+    assert.equal(img.manifest.descriptor.digest, sha(fixture('sig-manifest.raw')));
   });
 
   test('one signature gives the single-layer image cosign pushes first', () => {
-    const manifest = JSON.parse(fixture('sig-manifest.json').toString());
+    const manifest = JSON.parse(fixture('sig-manifest.raw').toString());
     const l0 = signatureLayer(
-      fixture('sig-layer-0.json'),
+      fixture('sig-layer-0.raw'),
       manifest.layers[0].annotations[SIGNATURE_ANNOTATION],
     );
     const img = cosignImage([l0.descriptor]);
@@ -61,14 +61,14 @@ describe('cosign storage objects', () => {
   });
 
   test('an attestation layer gives cosign`s exact .att manifest and config (empty signature annotation, predicateType)', () => {
-    const l = attestationLayer(fixture('att-layer-0.json'), 'https://slsa.dev/provenance/v1');
+    const l = attestationLayer(fixture('att-layer-0.raw'), 'https://slsa.dev/provenance/v1');
     assert.equal(l.descriptor.mediaType, DSSE_MEDIA_TYPE);
     assert.deepEqual(l.descriptor.annotations, {
       'dev.cosignproject.cosign/signature': '',
       predicateType: 'https://slsa.dev/provenance/v1',
     });
     const img = cosignImage([l.descriptor]);
-    assert.equal(img.config.data.toString(), fixture('att-config.json').toString());
-    assert.equal(img.manifest.data.toString(), fixture('att-manifest.json').toString());
+    assert.equal(img.config.data.toString(), fixture('att-config.raw').toString());
+    assert.equal(img.manifest.data.toString(), fixture('att-manifest.raw').toString());
   });
 });

@@ -1,6 +1,6 @@
 // DSSE envelopes: the PAE test vectors of the spec's reference implementation
 // (go-securesystemslib dsse/sign_test.go TestPAE), and the envelope cosign v2.6.5 pushed as an
-// attestation (test/fixtures/sign/cosign-v2.6.5/att-layer-0.json).
+// attestation (test/fixtures/sign/cosign-v2.6.5/att-layer-0.raw).
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -20,7 +20,7 @@ import { checkStatement } from '../../src/sign/statement.ts';
 import { REPO_ROOT } from '../rig/proc.ts';
 
 const FIX = join(REPO_ROOT, 'test', 'fixtures', 'sign', 'cosign-v2.6.5');
-const cosignEnvelope = readFileSync(join(FIX, 'att-layer-0.json'));
+const cosignEnvelope = readFileSync(join(FIX, 'att-layer-0.raw'));
 const cosignPub = parsePublicKey(readFileSync(join(FIX, 'cosign.pub')), 'cosign.pub');
 const IMAGE_DIGEST = 'sha256:644a2e7bb0c56cf1b693a95abff92b166778db6c46b9942798624a886f27b628';
 const SLSA1 = 'https://slsa.dev/provenance/v1';

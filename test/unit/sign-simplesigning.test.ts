@@ -21,7 +21,7 @@ const FIX = join(REPO_ROOT, 'test', 'fixtures', 'sign', 'cosign-v2.6.5');
 const fixture = (name: string): Buffer => readFileSync(join(FIX, name));
 const IMAGE_DIGEST = 'sha256:644a2e7bb0c56cf1b693a95abff92b166778db6c46b9942798624a886f27b628';
 const OTHER_DIGEST = `sha256:${'ab'.repeat(32)}`;
-const cosignManifest = JSON.parse(fixture('sig-manifest.json').toString()) as {
+const cosignManifest = JSON.parse(fixture('sig-manifest.raw').toString()) as {
   layers: { annotations: Record<string, string> }[];
 };
 const cosignSig = (i: number): string =>
@@ -49,7 +49,7 @@ describe('payload bytes', () => {
       dockerReference: '127.0.0.1:5917/ml/model',
       digest: IMAGE_DIGEST,
     });
-    assert.deepEqual(payload, fixture('sig-layer-0.json'));
+    assert.deepEqual(payload, fixture('sig-layer-0.raw'));
   });
 
   test('with annotations (cosign sign -a team=ml): identical to cosign`s bytes', () => {
@@ -58,7 +58,7 @@ describe('payload bytes', () => {
       digest: IMAGE_DIGEST,
       annotations: { team: 'ml' },
     });
-    assert.deepEqual(payload, fixture('sig-layer-1.json'));
+    assert.deepEqual(payload, fixture('sig-layer-1.raw'));
   });
 
   test('annotations are written like Go: keys sorted, <>& escaped (as `cosign generate -a` prints)', () => {
@@ -88,7 +88,7 @@ describe('payload bytes', () => {
   });
 
   test('parsing gives the claim back', () => {
-    const claim = parseSimpleSigningPayload(fixture('sig-layer-1.json'));
+    const claim = parseSimpleSigningPayload(fixture('sig-layer-1.raw'));
     assert.deepEqual(claim, {
       dockerReference: '127.0.0.1:5917/ml/model',
       digest: IMAGE_DIGEST,
@@ -102,7 +102,7 @@ describe('verifying', () => {
     for (const i of [0, 1]) {
       const claim = verifySimpleSigning(
         cosignPub,
-        { payload: fixture(`sig-layer-${i}.json`), signature: cosignSig(i) },
+        { payload: fixture(`sig-layer-${i}.raw`), signature: cosignSig(i) },
         IMAGE_DIGEST,
       );
       assert.equal(claim.digest, IMAGE_DIGEST);
@@ -116,7 +116,7 @@ describe('verifying', () => {
   });
 
   test('a flipped byte in the payload: SIGNATURE_INVALID (exit 3)', () => {
-    const payload = Buffer.from(fixture('sig-layer-0.json'));
+    const payload = Buffer.from(fixture('sig-layer-0.raw'));
     payload[payload.length - 10] = (payload[payload.length - 10] ?? 0) ^ 1;
     expectCode('SIGNATURE_INVALID', () =>
       verifySimpleSigning(cosignPub, { payload, signature: cosignSig(0) }, IMAGE_DIGEST),
@@ -128,7 +128,7 @@ describe('verifying', () => {
       () =>
         verifySimpleSigning(
           pub,
-          { payload: fixture('sig-layer-0.json'), signature: cosignSig(0) },
+          { payload: fixture('sig-layer-0.raw'), signature: cosignSig(0) },
           IMAGE_DIGEST,
         ),
       (e: unknown) => isKilnError(e, 'SIGNATURE_INVALID') && e.message.includes('kiln.pub'),
@@ -140,7 +140,7 @@ describe('verifying', () => {
       () =>
         verifySimpleSigning(
           cosignPub,
-          { payload: fixture('sig-layer-0.json'), signature: cosignSig(0) },
+          { payload: fixture('sig-layer-0.raw'), signature: cosignSig(0) },
           OTHER_DIGEST,
         ),
       (e: unknown) => isKilnError(e, 'SIGNATURE_DIGEST_MISMATCH') && e.message.includes(OTHER_DIGEST),
@@ -148,7 +148,7 @@ describe('verifying', () => {
   });
 
   test('garbage signatures and payloads of another type are refused, not crashed on', () => {
-    const payload = fixture('sig-layer-0.json');
+    const payload = fixture('sig-layer-0.raw');
     expectCode('SIGNATURE_INVALID', () =>
       verifySimpleSigning(cosignPub, { payload, signature: '%%%' }, IMAGE_DIGEST),
     );
