@@ -1,6 +1,7 @@
 // JSON bytes as Go's encoding/json.Marshal writes them, so payloads and manifests kiln makes are
 // byte-identical to cosign's: map keys sorted, struct fields in declaration order (wrap those
-// objects in `GoStruct`; an undefined field is an omitted `omitempty`), `<`, `>`, `&`, U+2028 and U+2029 escaped as \u003c..., lone surrogates replaced by U+FFFD.
+// objects in `GoStruct`; an undefined field is an omitted `omitempty`), `<`, `>`, `&`, U+2028
+// and U+2029 escaped as \u003c..., lone surrogates replaced by U+FFFD.
 
 /** Marks an object whose keys are Go struct fields: written in insertion order, not sorted. */
 export class GoStruct {
