@@ -145,24 +145,72 @@ interface ScriptOutput {
   sample: { instances: number[][]; predictions: number[] };
 }
 
-async function runFixtureScript(
+/** One fixture version: a tiny iris classifier, or with `sizeBytes` a random model.pkl of that size. */
+export interface FixtureSpec {
+  name: string;
+  alias?: string;
+  sourceKind?: SourceKind;
+  /** Replace model.pkl with exactly this many pseudo-random bytes (see logRandomModel). */
+  sizeBytes?: number;
+  /** Makes the random bytes reproducible. */
+  seed?: string;
+}
+
+/**
+ * Several fixture versions with ONE python process (each process spends seconds importing
+ * mlflow and scikit-learn): prefer this in `before` when a test file needs more than one.
+ * Versions are created in order, so versions of one name are numbered as listed.
+ */
+export async function logModels(
   rig: MlflowRig,
-  args: { name: string; alias?: string | undefined; sourceKind: SourceKind },
-): Promise<ScriptOutput> {
+  specs: FixtureSpec[],
+): Promise<Array<LoggedFixture & Partial<SklearnFixture>>> {
   const input = {
     tracking_uri: rig.url,
-    name: args.name,
-    alias: args.alias,
-    source_kind: args.sourceKind,
     artifacts_root: join(rig.dir, 'artifacts'),
+    // A random model's alias is set by the rig once the big file is complete.
+    models: specs.map((s) => ({
+      name: s.name,
+      alias: s.sizeBytes === undefined ? s.alias : undefined,
+      source_kind: s.sourceKind ?? 'logged-model',
+    })),
   };
   const script = join(REPO_ROOT, 'test', 'rig', 'python', 'fixture_model.py');
   const { stdout } = await run(PYTHON, [script, JSON.stringify(input)], {
     env: { ...process.env, ...QUIET_ENV },
   });
-  const line = stdout.split('\n').find((l) => l.startsWith('KILN_FIXTURE_JSON '));
-  if (!line) throw new Error(`fixture_model.py printed no result:\n${stdout}`);
-  return JSON.parse(line.slice('KILN_FIXTURE_JSON '.length)) as ScriptOutput;
+  const marker = 'KILN_FIXTURE_JSON ';
+  const outs = stdout
+    .split('\n')
+    .filter((l) => l.startsWith(marker))
+    .map((l) => JSON.parse(l.slice(marker.length)) as ScriptOutput);
+  if (outs.length !== specs.length)
+    throw new Error(`fixture_model.py printed ${outs.length} results:\n${stdout}`);
+  const fixtures: Array<LoggedFixture & Partial<SklearnFixture>> = [];
+  for (const [i, spec] of specs.entries()) {
+    const out = outs[i] as ScriptOutput;
+    const known = new Map<string, FixtureFile>();
+    if (spec.sizeBytes !== undefined) {
+      known.set(
+        'model.pkl',
+        await writeRandomFile(join(out.model_dir, 'model.pkl'), spec.sizeBytes, spec.seed),
+      );
+      if (spec.alias) await setAlias(rig, spec.name, spec.alias, out.version);
+    }
+    fixtures.push({
+      name: spec.name,
+      version: out.version,
+      alias: spec.alias,
+      runId: out.run_id,
+      source: out.source,
+      sourceKind: spec.sourceKind ?? 'logged-model',
+      modelDir: out.model_dir,
+      files: await hashTree(out.model_dir, known),
+      // the sample answers belong to the classifier, not to a random model.pkl
+      ...(spec.sizeBytes === undefined ? { sample: out.sample } : {}),
+    });
+  }
+  return fixtures;
 }
 
 /** A tiny iris classifier (cloudpickle `model.pkl`), registered under `name` (a new version each call). */
@@ -170,47 +218,23 @@ export async function logSklearnModel(
   rig: MlflowRig,
   opts: { name: string; alias?: string; sourceKind?: SourceKind },
 ): Promise<SklearnFixture> {
-  const sourceKind = opts.sourceKind ?? 'logged-model';
-  const out = await runFixtureScript(rig, { name: opts.name, alias: opts.alias, sourceKind });
-  return {
-    name: opts.name,
-    version: out.version,
-    alias: opts.alias,
-    runId: out.run_id,
-    source: out.source,
-    sourceKind,
-    modelDir: out.model_dir,
-    files: await hashTree(out.model_dir),
-    sample: out.sample,
-  };
+  const [fixture] = await logModels(rig, [opts]);
+  return fixture as SklearnFixture;
 }
 
 /**
  * A version whose `model.pkl` is exactly `sizeBytes` pseudo-random bytes (AES-256-CTR keystream,
  * incompressible, streamed to disk: 1 GiB+ never sits in memory). MLflow writes the rest of the
  * model directory (MLmodel, requirements...); the big file replaces the logged model.pkl on the
- * server's artifact store directly, so it is not uploaded twice. The alias is set only once the
- * file is complete. `seed` makes the bytes reproducible.
+ * server's artifact store directly, so it is not uploaded twice (MLmodel's model_size_bytes is
+ * left as MLflow wrote it). The alias is set only once the file is complete.
  */
 export async function logRandomModel(
   rig: MlflowRig,
   opts: { name: string; sizeBytes: number; alias?: string; sourceKind?: SourceKind; seed?: string },
 ): Promise<LoggedFixture> {
-  const sourceKind = opts.sourceKind ?? 'logged-model';
-  const out = await runFixtureScript(rig, { name: opts.name, sourceKind });
-  const big = await writeRandomFile(join(out.model_dir, 'model.pkl'), opts.sizeBytes, opts.seed);
-  if (opts.alias) await setAlias(rig, opts.name, opts.alias, out.version);
-  const files = await hashTree(out.model_dir, new Map([['model.pkl', big]]));
-  return {
-    name: opts.name,
-    version: out.version,
-    alias: opts.alias,
-    runId: out.run_id,
-    source: out.source,
-    sourceKind,
-    modelDir: out.model_dir,
-    files,
-  };
+  const [fixture] = await logModels(rig, [opts]);
+  return fixture as LoggedFixture;
 }
 
 export async function setAlias(rig: MlflowRig, name: string, alias: string, version: string): Promise<void> {

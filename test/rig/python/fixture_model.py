@@ -1,11 +1,12 @@
 """Log and register a tiny scikit-learn model on the test MLflow server (test/rig/mlflow.ts).
 
-One python process per call (importing mlflow costs seconds). Input: one JSON object in argv[1]:
-  {"tracking_uri", "name", "alias"?, "source_kind": "logged-model"|"run"|"artifact-uri",
-   "artifacts_root": the server's --artifacts-destination (to map mlflow-artifacts:/ to disk)}
-Output: one line on stdout starting with "KILN_FIXTURE_JSON " (MLflow itself prints run links
-to stdout, so the rig looks for the marker):
-  {"version", "run_id", "source", "model_id", "download_uri", "model_dir", "sample"}
+One python process per call, any number of versions (importing mlflow costs seconds).
+Input: one JSON object in argv[1]:
+  {"tracking_uri", "artifacts_root": the server's --artifacts-destination (maps mlflow-artifacts:/
+   to disk), "models": [{"name", "alias"?, "source_kind": "logged-model"|"run"|"artifact-uri"}]}
+Output: per model, in order, one line on stdout starting with "KILN_FIXTURE_JSON " (MLflow itself
+prints run links to stdout, so the rig looks for the marker):
+  {"version", "run_id", "source", "download_uri", "model_dir", "sample"}
 `model_dir` is the version's model directory on the server's disk; the rig hashes the files there
 (and overwrites model.pkl for the random-bytes fixture), so python never reads big files.
 """
@@ -41,26 +42,35 @@ mlflow.utils.environment.warn_dependency_requirement_mismatches = lambda _reqs: 
 
 def main() -> None:
     args = json.loads(sys.argv[1])
-    name = args["name"]
-    kind = args.get("source_kind", "logged-model")
     mlflow.set_tracking_uri(args["tracking_uri"])
     mlflow.set_experiment("kiln-fixtures")
     client = MlflowClient()
 
     x, y = load_iris(return_X_y=True)
     model = LogisticRegression(max_iter=500).fit(x, y)
-    instances = x[SAMPLE_ROWS].tolist()
-    predictions = model.predict(x[SAMPLE_ROWS]).tolist()
+    sample = {"instances": x[SAMPLE_ROWS].tolist(), "predictions": model.predict(x[SAMPLE_ROWS]).tolist()}
     signature = infer_signature(x, model.predict(x))
     # Explicit requirements skip MLflow's inference, which re-imports the model in a subprocess.
     reqs = [f"scikit-learn=={pkg_version('scikit-learn')}", f"cloudpickle=={pkg_version('cloudpickle')}"]
     common = dict(serialization_format="cloudpickle", signature=signature, pip_requirements=reqs)
 
+    for spec in args["models"]:
+        out = log_one(client, model, common, spec, args["artifacts_root"])
+        out["sample"] = sample
+        sys.stdout.write("KILN_FIXTURE_JSON " + json.dumps(out) + "\n")
+        sys.stdout.flush()
+
+
+def log_one(client: MlflowClient, model, common: dict, spec: dict, artifacts_root: str) -> dict:
+    name = spec["name"]
+    kind = spec.get("source_kind", "logged-model")
     with mlflow.start_run() as run:
         run_id = run.info.run_id
         if kind == "logged-model":
             info = mlflow.sklearn.log_model(model, name="model", **common)
-            mv = client.create_model_version(name_or_create(client, name), info.model_uri, run_id=run_id, model_id=info.model_id)
+            mv = client.create_model_version(
+                name_or_create(client, name), info.model_uri, run_id=run_id, model_id=info.model_id
+            )
         else:
             with tempfile.TemporaryDirectory() as tmp:
                 local = os.path.join(tmp, "model")
@@ -70,8 +80,8 @@ def main() -> None:
             mv = client.create_model_version(name_or_create(client, name), source, run_id=run_id)
         artifact_uri = f"{run.info.artifact_uri}/model" if kind != "logged-model" else None
 
-    if args.get("alias"):
-        client.set_registered_model_alias(name, args["alias"], mv.version)
+    if spec.get("alias"):
+        client.set_registered_model_alias(name, spec["alias"], mv.version)
 
     download_uri = client.get_model_version_download_uri(name, mv.version)
     # A runs:/ version's download uri is the runs:/ uri itself (MLflow 3.17), so use the run's root.
@@ -79,17 +89,13 @@ def main() -> None:
     prefix = "mlflow-artifacts:/"
     if not location.startswith(prefix):
         raise SystemExit(f"unexpected artifact location {location}")
-    model_dir = os.path.join(args["artifacts_root"], location[len(prefix):].lstrip("/"))
-    out = {
+    return {
         "version": mv.version,
         "run_id": run_id,
         "source": mv.source,
-        "model_id": getattr(mv, "model_id", None),
         "download_uri": download_uri,
-        "model_dir": model_dir,
-        "sample": {"instances": instances, "predictions": predictions},
+        "model_dir": os.path.join(artifacts_root, location[len(prefix) :].lstrip("/")),
     }
-    sys.stdout.write("KILN_FIXTURE_JSON " + json.dumps(out) + "\n")
 
 
 def name_or_create(client: MlflowClient, name: str) -> str:
