@@ -38,6 +38,8 @@ export interface ImageTarget extends ImageSource {
   resolveTag(tag: string): Promise<Digest | undefined>;
   /** Flush and finish (an archive writes its index here); a no-op for registries and layouts. */
   close(): Promise<void>;
+  /** Undo what a failed bake left behind where possible (an archive deletes its partial file). */
+  abort?(): Promise<void>;
 }
 
 export const MAX_CONFIG_BYTES = 4 << 20;

@@ -52,6 +52,15 @@ export interface BakeResult {
 
 /** resolve base -> check tag -> stream the model layer once -> per platform config + manifest -> index -> tag. */
 export async function bake(req: BakeRequest): Promise<BakeResult> {
+  try {
+    return await bakeInto(req);
+  } catch (e) {
+    await req.target.abort?.();
+    throw e;
+  }
+}
+
+async function bakeInto(req: BakeRequest): Promise<BakeResult> {
   const log = req.log ?? silentLogger;
   const { facts } = req.model;
   const uri = versionUri(facts);

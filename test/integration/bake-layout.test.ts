@@ -3,11 +3,12 @@
 // path is covered by bake-mlflow.test.ts.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { test } from 'node:test';
 import { isKilnError } from '../../src/errors.ts';
+import { OciArchive } from '../../src/oci/layout/archive.ts';
 import { OciLayout } from '../../src/oci/layout/layout.ts';
 import { bake } from '../../src/pipeline/bake.ts';
 import type { ModelFiles } from '../../src/pipeline/model.ts';
@@ -128,4 +129,48 @@ test('an artifact name that escapes the model directory is refused before anythi
   );
   const target = await OciLayout.open(a.path, { create: false });
   assert.deepEqual((await target.readIndex()).manifests, []);
+});
+
+test('oci-archive:FILE.tar holds the same image as oci:DIR, readable by skopeo', async (t) => {
+  const a = await tempDir('bake-archive');
+  t.after(a.remove);
+  const inLayout = await bakeInto(join(a.path, 'layout'), model());
+  const file = join(a.path, 'model.tar');
+  const res = await bake({
+    model: model(),
+    target: await OciArchive.create(file),
+    base: undefined,
+    mode: 'baked',
+    compression: 'gzip',
+    tag: 'v7',
+    forceTag: false,
+    sourceDateEpoch: undefined,
+  });
+  assert.equal(res.digest, inLayout.digest);
+  assert.equal(res.reference, `oci-archive:${file}@${res.digest}`);
+  const { stdout } = await run('skopeo', ['inspect', `oci-archive:${file}:v7`]);
+  assert.equal((JSON.parse(stdout) as { Digest: string }).Digest, res.digest);
+  // skopeo can copy it out again: every blob the manifest names is in the archive.
+  await run('skopeo', ['copy', `oci-archive:${file}:v7`, `oci:${join(a.path, 'copy')}:v7`]);
+});
+
+test('a failed bake into an archive leaves no file behind', async (t) => {
+  const a = await tempDir('bake-archive-fail');
+  t.after(a.remove);
+  const file = join(a.path, 'model.tar');
+  const broken: ModelFiles = { ...model(), open: async () => Readable.from([Buffer.from('short')]) };
+  await assert.rejects(
+    bake({
+      model: broken,
+      target: await OciArchive.create(file),
+      base: undefined,
+      mode: 'baked',
+      compression: 'zstd',
+      tag: 'v7',
+      forceTag: false,
+      sourceDateEpoch: undefined,
+    }),
+    (e: unknown) => isKilnError(e, 'ARTIFACT_SIZE_MISMATCH'),
+  );
+  assert.deepEqual(await readdir(a.path), []);
 });

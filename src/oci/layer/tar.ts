@@ -122,7 +122,7 @@ function* header(h: HeaderFields): Generator<Buffer> {
   });
 }
 
-function ustarHeader(h: {
+export function ustarHeader(h: {
   name: string;
   prefix: string;
   size: number;
@@ -135,7 +135,8 @@ function ustarHeader(h: {
   octal(b, 100, 8, h.mode);
   octal(b, 108, 8, 0); // uid
   octal(b, 116, 8, 0); // gid
-  octal(b, 124, 12, h.size);
+  if (h.size > USTAR_MAX_SIZE) base256(b, 124, 12, h.size);
+  else octal(b, 124, 12, h.size);
   octal(b, 136, 12, h.mtime);
   b.fill(0x20, 148, 156); // checksum field counts as spaces while summing
   b.write(h.type, 156, 1, 'ascii');
@@ -149,6 +150,16 @@ function ustarHeader(h: {
   for (const byte of b) sum += byte;
   b.write(`${sum.toString(8).padStart(6, '0')}\u0000 `, 148, 8, 'ascii');
   return b;
+}
+
+/** GNU base-256 numeric field (high bit set, big-endian), read by GNU tar and Go's archive/tar. */
+function base256(b: Buffer, offset: number, width: number, value: number): void {
+  let v = BigInt(value);
+  for (let i = offset + width - 1; i > offset; i--) {
+    b[i] = Number(v & 0xffn);
+    v >>= 8n;
+  }
+  b[offset] = 0x80;
 }
 
 function octal(b: Buffer, offset: number, width: number, value: number): void {
@@ -179,7 +190,7 @@ function paxRecord(key: string, value: string): string {
   return `${len}${rest}`;
 }
 
-const padding = (size: number): number => (BLOCK - (size % BLOCK)) % BLOCK;
+export const padding = (size: number): number => (BLOCK - (size % BLOCK)) % BLOCK;
 
 function compareBytes(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
