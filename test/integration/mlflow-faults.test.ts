@@ -1,0 +1,299 @@
+// The MLflow client when the network misbehaves: a small in-process proxy in front of the real
+// server records what kiln sends and injects faults (503 bursts, bodies cut mid-way, a server
+// without Range support, short bodies); a closed port stands in for a server that is down.
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import http, { type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import { isKilnError } from '../../src/errors.ts';
+import type { Logger } from '../../src/log.ts';
+import {
+  listModelFiles,
+  MlflowClient,
+  type MlflowOptions,
+  type ModelVersionInfo,
+  openModelFile,
+  parseModelUri,
+  resolveModelVersion,
+} from '../../src/mlflow/index.ts';
+import { type LoggedFixture, logModels, type MlflowRig, startMlflow } from '../rig/mlflow.ts';
+import { freePort } from '../rig/proc.ts';
+
+const DOWNLOAD = '/api/2.0/mlflow-artifacts/artifacts/';
+
+interface Faults {
+  /** Answer this many next requests with 503. */
+  fail503: number;
+  /** Cut this many next download bodies after `cutAt` bytes (socket closed mid-body). */
+  cuts: number;
+  cutAt: number;
+  /** Behave like a server without Range support: drop Range/If-Range, hide Accept-Ranges. */
+  noRange: boolean;
+  /** Send only this many body bytes of downloads; `announce` keeps Content-Length honest about it. */
+  truncateTo: number | undefined;
+  announce: boolean;
+}
+
+const NO_FAULTS: Faults = {
+  fail503: 0,
+  cuts: 0,
+  cutAt: 0,
+  noRange: false,
+  truncateTo: undefined,
+  announce: true,
+};
+
+interface Proxy {
+  url: string;
+  faults: Faults;
+  seen: Array<{ method: string; url: string; headers: IncomingHttpHeaders }>;
+  close(): Promise<void>;
+}
+
+async function startProxy(upstream: string): Promise<Proxy> {
+  const target = new URL(upstream);
+  const proxy: Proxy = { url: '', faults: { ...NO_FAULTS }, seen: [], close: async () => {} };
+  const server = http.createServer((req, res) => {
+    const f = proxy.faults;
+    proxy.seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
+    if (f.fail503 > 0) {
+      f.fail503--;
+      res.writeHead(503, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({ error_code: 'TEMPORARILY_UNAVAILABLE', message: 'injected by the test proxy' }),
+      );
+      return;
+    }
+    const headers: IncomingHttpHeaders = { ...req.headers, host: target.host };
+    if (f.noRange) {
+      delete headers.range;
+      delete headers['if-range'];
+    }
+    const up = http.request(new URL(req.url ?? '/', target), { method: req.method, headers }, (ur) => {
+      const h = { ...ur.headers };
+      const download = (req.url ?? '').startsWith(DOWNLOAD);
+      if (f.noRange) delete h['accept-ranges'];
+      if (download && f.truncateTo !== undefined) {
+        const limit = f.truncateTo;
+        if (f.announce) h['content-length'] = String(limit);
+        else delete h['content-length']; // chunked, ends cleanly after `limit` bytes
+        res.writeHead(ur.statusCode ?? 502, h);
+        let sent = 0;
+        ur.on('data', (c: Buffer) => {
+          const part = c.subarray(0, Math.max(0, limit - sent));
+          sent += part.length;
+          if (part.length > 0) res.write(part);
+        });
+        ur.on('end', () => res.end());
+        return;
+      }
+      res.writeHead(ur.statusCode ?? 502, h);
+      if (!download || f.cuts === 0) return void ur.pipe(res);
+      f.cuts--;
+      let sent = 0;
+      ur.on('data', (c: Buffer) => {
+        if (sent + c.length < f.cutAt) {
+          sent += c.length;
+          return void res.write(c);
+        }
+        res.write(c.subarray(0, f.cutAt - sent), () => res.socket?.destroy());
+        ur.destroy();
+      });
+    });
+    up.on('error', () => res.destroy());
+    req.pipe(up);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  proxy.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  proxy.close = () =>
+    new Promise((r) => {
+      server.closeAllConnections();
+      server.close(() => r());
+    });
+  return proxy;
+}
+
+function recordingLogger(): Logger & { warnings: string[] } {
+  const warnings: string[] = [];
+  const noop = (): void => {};
+  return { warnings, debug: noop, info: noop, error: noop, warn: (m) => warnings.push(m) };
+}
+
+async function sha256(stream: NodeJS.ReadableStream): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of stream) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+describe('MLflow client under network faults', () => {
+  let rig: MlflowRig;
+  let proxy: Proxy;
+  let big: LoggedFixture;
+  const FAST = { attempts: 5, baseDelayMs: 10, maxDelayMs: 50 };
+  const via = (extra: Partial<MlflowOptions> = {}): MlflowClient =>
+    new MlflowClient({ trackingUri: proxy.url, retry: FAST, ...extra });
+
+  before(async () => {
+    rig = await startMlflow();
+    proxy = await startProxy(rig.url);
+    [big] = (await logModels(rig, [{ name: 'big', sizeBytes: 8 << 20, alias: 'champion' }])) as [
+      LoggedFixture,
+    ];
+  });
+  after(async () => {
+    await proxy?.close();
+    await rig?.stop();
+  });
+  beforeEach(() => {
+    proxy.faults = { ...NO_FAULTS };
+    proxy.seen.length = 0;
+  });
+
+  const resolve = (client: MlflowClient, uri = 'models:/big@champion'): Promise<ModelVersionInfo> =>
+    resolveModelVersion(client, parseModelUri(uri));
+  const pkl = () => {
+    const f = big.files.find((x) => x.path === 'model.pkl');
+    assert.ok(f);
+    return f;
+  };
+
+  it('sends MLFLOW_TRACKING_TOKEN as a bearer token', async () => {
+    await resolve(via({ token: 's3cret' }));
+    assert.ok(proxy.seen.length > 0);
+    for (const r of proxy.seen) assert.equal(r.headers.authorization, 'Bearer s3cret');
+  });
+
+  it('sends MLFLOW_TRACKING_USERNAME/PASSWORD as basic auth, on downloads too', async () => {
+    const client = via({ username: 'ann', password: 'pa:ss' });
+    const info = await resolve(client);
+    await sha256(
+      openModelFile(client, info, {
+        path: 'MLmodel',
+        size: (await listModelFiles(client, info))[0]?.size ?? 0,
+      }),
+    );
+    assert.ok(proxy.seen.some((r) => r.url.startsWith(DOWNLOAD)));
+    const basic = `Basic ${Buffer.from('ann:pa:ss').toString('base64')}`;
+    for (const r of proxy.seen) assert.equal(r.headers.authorization, basic);
+  });
+
+  it('sends no Authorization header without credentials', async () => {
+    await resolve(via());
+    for (const r of proxy.seen) assert.equal(r.headers.authorization, undefined);
+  });
+
+  it('rides out a burst of 503s', async () => {
+    proxy.faults.fail503 = 3;
+    const log = recordingLogger();
+    const info = await resolve(via({ log }));
+    assert.equal(info.version, big.version);
+    assert.equal(proxy.seen.filter((r) => r.url.includes('registered-models/alias')).length, 4);
+    assert.equal(log.warnings.length, 3);
+  });
+
+  it('gives up after the bounded number of tries and keeps the status', async () => {
+    proxy.faults.fail503 = 100;
+    await assert.rejects(resolve(via({ retry: { ...FAST, attempts: 3 } })), (e: unknown) => {
+      assert.ok(isKilnError(e, 'MLFLOW_REQUEST_FAILED'), String(e));
+      assert.equal(e.details['status'], 503);
+      assert.equal(e.details['errorCode'], 'TEMPORARILY_UNAVAILABLE');
+      return true;
+    });
+    assert.equal(proxy.seen.length, 3);
+  });
+
+  it('never retries a 4xx answer', async () => {
+    await assert.rejects(resolve(via(), 'models:/big@nope'), (e: unknown) =>
+      isKilnError(e, 'MODEL_ALIAS_NOT_FOUND'),
+    );
+    assert.equal(proxy.seen.filter((r) => r.url.includes('registered-models/alias')).length, 1);
+  });
+
+  it('resumes a download cut mid-body with a Range request and delivers every byte once', async () => {
+    proxy.faults.cuts = 2;
+    proxy.faults.cutAt = (1 << 20) + 3;
+    const log = recordingLogger();
+    const client = via({ log });
+    const info = await resolve(client);
+    assert.equal(
+      await sha256(openModelFile(client, info, { path: 'model.pkl', size: pkl().size })),
+      pkl().sha256,
+    );
+    const gets = proxy.seen.filter((r) => r.url.endsWith('/model.pkl'));
+    assert.equal(gets.length, 3);
+    assert.equal(gets[0]?.headers.range, undefined);
+    assert.match(String(gets[1]?.headers.range), /^bytes=\d+-$/);
+    assert.ok(gets[1]?.headers['if-range'], 'the resume is pinned to the ETag');
+    assert.equal(log.warnings.filter((w) => /resuming/.test(w)).length, 2);
+  });
+
+  it('fails clearly when a cut download cannot be resumed (no Range support)', async () => {
+    Object.assign(proxy.faults, { cuts: 1, cutAt: 1 << 20, noRange: true });
+    const client = via();
+    const info = await resolve(client);
+    await assert.rejects(
+      sha256(openModelFile(client, info, { path: 'model.pkl', size: pkl().size })),
+      (e: unknown) => {
+        assert.ok(isKilnError(e, 'ARTIFACT_DOWNLOAD_INTERRUPTED'), String(e));
+        assert.match(e.message, /model\.pkl/);
+        assert.ok((e.details['received'] as number) < pkl().size);
+        assert.match(e.hint ?? '', /resuming/);
+        return true;
+      },
+    );
+  });
+
+  it('fails with ARTIFACT_SIZE_MISMATCH when the server announces a different size', async () => {
+    Object.assign(proxy.faults, { truncateTo: 1000, announce: true });
+    const client = via();
+    const info = await resolve(client);
+    await assert.rejects(
+      sha256(openModelFile(client, info, { path: 'model.pkl', size: pkl().size })),
+      (e: unknown) => {
+        assert.ok(isKilnError(e, 'ARTIFACT_SIZE_MISMATCH'), String(e));
+        assert.equal(e.details['got'], 1000);
+        return true;
+      },
+    );
+  });
+
+  it('fails with ARTIFACT_SIZE_MISMATCH when the body ends early without saying so', async () => {
+    Object.assign(proxy.faults, { truncateTo: 5000, announce: false });
+    const client = via();
+    const info = await resolve(client);
+    await assert.rejects(
+      sha256(openModelFile(client, info, { path: 'model.pkl', size: pkl().size })),
+      (e: unknown) => {
+        assert.ok(isKilnError(e, 'ARTIFACT_SIZE_MISMATCH'), String(e));
+        assert.equal(e.details['got'], 5000);
+        assert.equal(e.details['expected'], pkl().size);
+        return true;
+      },
+    );
+  });
+
+  it('reports MLFLOW_UNREACHABLE with the URL and a hint, after a bounded number of tries', async () => {
+    const url = `http://127.0.0.1:${await freePort()}`; // nothing listens there
+    const log = recordingLogger();
+    const started = Date.now();
+    await assert.rejects(resolve(new MlflowClient({ trackingUri: url, log })), (e: unknown) => {
+      assert.ok(isKilnError(e, 'MLFLOW_UNREACHABLE'), String(e));
+      assert.match(e.message, new RegExp(url.replace(/\./g, '\\.')));
+      assert.match(e.message, /ECONNREFUSED/);
+      assert.equal(e.hint, 'is the server running? check MLFLOW_TRACKING_URI');
+      assert.equal(e.details['attempts'], 5);
+      return true;
+    });
+    assert.equal(log.warnings.length, 4);
+    assert.ok(Date.now() - started < 10_000, 'default backoff stays bounded');
+  });
+
+  it('reports MLFLOW_UNREACHABLE when the server stops', async () => {
+    const other = await startProxy(rig.url);
+    const client = new MlflowClient({ trackingUri: other.url, retry: FAST });
+    await resolve(client);
+    await other.close();
+    await assert.rejects(resolve(client), (e: unknown) => isKilnError(e, 'MLFLOW_UNREACHABLE'));
+  });
+});
