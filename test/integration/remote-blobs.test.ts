@@ -52,6 +52,7 @@ describe('registry blobs', () => {
     const patch = proxy.seen[1]!;
     assert.equal(patch.headers['content-range'], undefined);
     assert.equal(patch.headers['transfer-encoding'], 'chunked');
+    assert.match(patch.headers['user-agent'] ?? '', /^kiln\/\S+ node\//);
     assert.match(proxy.seen[2]!.url, new RegExp(`[?&]digest=${encodeURIComponent(source.digest())}`));
 
     // The registry agrees on digest and size (read by an independent client).

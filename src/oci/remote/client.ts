@@ -4,7 +4,8 @@
 import type { Readable } from 'node:stream';
 import type { Digest } from '../digest.ts';
 import { getBlob, getBlobBytes, headBlob, mountBlob } from './blobs.ts';
-import { type FetchedManifest, getManifest, headManifest, listTags, putManifest } from './manifests.ts';
+import { type FetchedManifest, getManifest, headManifest, putManifest } from './manifests.ts';
+import { listTags } from './tags.ts';
 import { Transport, type TransportOptions } from './transport.ts';
 import { type StreamUploadOptions, type UploadResult, uploadBlob, uploadBlobStream } from './upload.ts';
 

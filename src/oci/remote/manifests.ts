@@ -1,4 +1,4 @@
-// Manifests and tags (distribution-spec "Pulling manifests", "Pushing manifests", "Listing tags").
+// Manifests (distribution-spec "Pulling manifests", "Pushing manifests"); tags are in tags.ts.
 // A manifest's digest is the sha256 of its exact bytes: kiln hashes what it got or sent and
 // compares it with the reference and with the registry's Docker-Content-Digest.
 import { KilnError } from '../../errors.ts';
@@ -133,30 +133,4 @@ export async function putManifest(
   const stored = header(res, 'docker-content-digest');
   if (stored && stored !== digest) throw digestMismatch(`${what} (Docker-Content-Digest)`, digest, stored);
   return digest;
-}
-
-/** Every tag of `repo` ([] when the repository does not exist), following `Link: <...>; rel="next"`. */
-export async function listTags(t: Transport, repo: string): Promise<string[]> {
-  const tags: string[] = [];
-  const seen = new Set<string>();
-  let next: URL | undefined = new URL(`/v2/${repo}/tags/list`, t.base);
-  while (next && !seen.has(next.href)) {
-    seen.add(next.href);
-    const res = await t.request({
-      method: 'GET',
-      url: next,
-      scopes: [pullScope(repo)],
-      ok: [200, 404],
-      ctx: { what: `tag list of ${t.registry}/${repo}` },
-    });
-    if (res.statusCode === 404) {
-      drain(res);
-      return tags;
-    }
-    const body = JSON.parse((await readBody(res, 32 << 20)).toString('utf8')) as { tags?: string[] | null };
-    tags.push(...(body.tags ?? []));
-    const link = /<([^>]+)>\s*;\s*rel="?next"?/i.exec(header(res, 'link') ?? '');
-    next = link ? new URL(link[1]!, next) : undefined;
-  }
-  return tags;
 }
