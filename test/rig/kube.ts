@@ -5,8 +5,9 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { cp, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { request } from 'node:https';
 import { join } from 'node:path';
+import { ISVC_PATH, type KubeTls, kubeRequest } from './kube-api.ts';
+import { kubeconfigYaml, makeCerts } from './kube-certs.ts';
 import {
   freePort,
   run,
@@ -20,13 +21,6 @@ import {
 } from './proc.ts';
 
 export const CRD_FILE = join(SHARED_DIR, 'fixtures', 'kserve', 'serving.kserve.io_inferenceservices.yaml');
-export const ISVC_PATH = '/apis/serving.kserve.io/v1beta1';
-
-export interface KubeTls {
-  ca: string;
-  cert: string;
-  key: string;
-}
 
 export interface KubeRig {
   kubeconfigPath: string;
@@ -242,86 +236,6 @@ async function ensureTemplate(): Promise<string> {
   }
 }
 
-/** CA, serving certificate (SAN 127.0.0.1, localhost) and a client certificate with O=system:masters. */
-async function makeCerts(dir: string): Promise<void> {
-  const p = (f: string) => join(dir, f);
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  await run('openssl', [
-    'req',
-    '-x509',
-    ...ec,
-    '-keyout',
-    p('ca.key'),
-    '-out',
-    p('ca.crt'),
-    '-days',
-    '2',
-    '-subj',
-    '/CN=kiln-test-ca',
-  ]);
-  const leaf = async (name: string, subj: string, ext: string): Promise<void> => {
-    await writeFile(p(`${name}.ext`), ext);
-    await run('openssl', [
-      'req',
-      ...ec,
-      '-keyout',
-      p(`${name}.key`),
-      '-out',
-      p(`${name}.csr`),
-      '-subj',
-      subj,
-    ]);
-    await run('openssl', [
-      'x509',
-      '-req',
-      '-in',
-      p(`${name}.csr`),
-      '-CA',
-      p('ca.crt'),
-      '-CAkey',
-      p('ca.key'),
-      '-CAcreateserial',
-      '-out',
-      p(`${name}.crt`),
-      '-days',
-      '2',
-      '-extfile',
-      p(`${name}.ext`),
-    ]);
-  };
-  await Promise.all([
-    leaf(
-      'serving',
-      '/CN=127.0.0.1',
-      'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n',
-    ),
-    leaf('client', '/O=system:masters/CN=kiln-test', 'extendedKeyUsage=clientAuth\n'),
-  ]);
-}
-
-function kubeconfigYaml(server: string, tls: KubeTls, context: string, namespace?: string): string {
-  const b64 = (s: string) => Buffer.from(s).toString('base64');
-  return `apiVersion: v1
-kind: Config
-clusters:
-- name: kiln-test
-  cluster:
-    server: ${server}
-    certificate-authority-data: ${b64(tls.ca)}
-users:
-- name: kiln-test
-  user:
-    client-certificate-data: ${b64(tls.cert)}
-    client-key-data: ${b64(tls.key)}
-contexts:
-- name: ${context}
-  context:
-    cluster: kiln-test
-    user: kiln-test${namespace ? `\n    namespace: ${namespace}` : ''}
-current-context: ${context}
-`;
-}
-
 /** Create the 1.9 MB CRD as plain YAML (no client-side apply annotation) and wait until it is served. */
 async function installCrd(server: string, tls: KubeTls): Promise<void> {
   const body = await readFile(CRD_FILE, 'utf8');
@@ -362,100 +276,13 @@ async function waitServed(server: string, tls: KubeTls): Promise<void> {
   throw new Error('InferenceServices were not served within 30 s of the API server starting');
 }
 
-export interface KubeResponse {
-  status: number;
-  text: string;
-  // biome-ignore lint/suspicious/noExplicitAny: test plumbing over arbitrary API objects
-  json: any;
-}
-
-/** One HTTPS request to the API server with the client certificate (tests read and write through it). */
-export function kubeRequest(
-  server: string,
-  tls: KubeTls,
-  method: string,
-  path: string,
-  body?: string,
-  contentType = 'application/json',
-): Promise<KubeResponse> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      `${server}${path}`,
-      {
-        method,
-        ca: tls.ca,
-        cert: tls.cert,
-        key: tls.key,
-        headers: body ? { 'content-type': contentType } : {},
-        timeout: 10_000,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString();
-          let json: unknown;
-          try {
-            json = JSON.parse(text);
-          } catch {
-            json = undefined;
-          }
-          resolve({ status: res.statusCode ?? 0, text, json });
-        });
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`${method} ${path} timed out`)));
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
-export const isvcPath = (namespace: string, name: string): string =>
-  `${ISVC_PATH}/namespaces/${namespace}/inferenceservices/${name}`;
-
-/** Server-side apply as another field manager (a person's kubectl apply --server-side, a platform team's CI). */
-export async function applyAs(
-  rig: KubeRig,
-  manager: string,
-  object: { metadata: { namespace: string; name: string; [k: string]: unknown }; [k: string]: unknown },
-): Promise<KubeResponse> {
-  const { namespace, name } = object.metadata;
-  const res = await kubeRequest(
-    rig.server,
-    rig.tls,
-    'PATCH',
-    `${isvcPath(namespace, name)}?fieldManager=${manager}&force=true`,
-    JSON.stringify(object),
-    'application/apply-patch+yaml',
-  );
-  if (res.status !== 200 && res.status !== 201)
-    throw new Error(`apply as ${manager} failed: ${res.status} ${res.text}`);
-  return res;
-}
-
-export async function getIsvc(rig: KubeRig, namespace: string, name: string): Promise<KubeResponse['json']> {
-  const res = await kubeRequest(rig.server, rig.tls, 'GET', isvcPath(namespace, name));
-  if (res.status !== 200) throw new Error(`GET ${namespace}/${name}: ${res.status} ${res.text}`);
-  return res.json;
-}
-
-/**
- * Stand in for KServe's controller, and only for this: write `status` the way it does
- * (read the object, set .status, PUT the /status subresource with the resourceVersion read).
- */
-export async function writeIsvcStatus(
-  rig: KubeRig,
-  namespace: string,
-  name: string,
-  status: object,
-): Promise<void> {
-  const current = await getIsvc(rig, namespace, name);
-  const res = await kubeRequest(
-    rig.server,
-    rig.tls,
-    'PUT',
-    `${isvcPath(namespace, name)}/status`,
-    JSON.stringify({ ...current, status }),
-  );
-  if (res.status !== 200) throw new Error(`status write failed: ${res.status} ${res.text}`);
-}
+export {
+  applyAs,
+  getIsvc,
+  ISVC_PATH,
+  isvcPath,
+  type KubeResponse,
+  type KubeTls,
+  kubeRequest,
+  writeIsvcStatus,
+} from './kube-api.ts';
