@@ -1,10 +1,68 @@
+import { shortDigest } from '../../kserve/reference.ts';
+import { getStatus, type StatusReport } from '../../kserve/status.ts';
+import { openTarget } from '../../kserve/target.ts';
 import { action } from '../context.ts';
-import { notImplemented } from './not-implemented.ts';
 import type { RegisterCommand } from './types.ts';
+
+interface StatusFlags {
+  context?: string;
+  namespace?: string;
+}
 
 export const registerStatus: RegisterCommand = (program, io) =>
   program
     .command('status')
     .description('which digest serves what share of traffic, and which MLflow version each is')
-    .argument('<isvc>', 'NAMESPACE/NAME')
-    .action(action(io, () => notImplemented('status')));
+    .argument('<isvc>', 'NAMESPACE/NAME (or NAME with --namespace)')
+    .option('--context <name>', 'kubeconfig context (default: kube.context, then current-context)')
+    .option('--namespace <ns>', 'namespace when <isvc> has none (default: kube.namespace, then the context)')
+    .action(
+      action(io, async (ctx, cmd) => {
+        const flags = cmd.opts<StatusFlags>();
+        const { kube, ref } = await openTarget({
+          isvc: cmd.args[0] as string,
+          namespace: flags.namespace,
+          context: flags.context,
+          config: ctx.config.kube,
+          env: io.env,
+        });
+        const report = await getStatus(kube, ref);
+        ctx.result(formatStatus(report), { ...report });
+      }),
+    );
+
+/** The table people read; `--json` prints the StatusReport itself. */
+export function formatStatus(r: StatusReport): string {
+  const dash = (v: unknown): string => (v === undefined || v === '' ? '-' : String(v));
+  const lines = [
+    `${r.namespace}/${r.name}  ${r.deploymentMode}  ready: ${dash(r.ready)}  generation ${dash(r.generation)}, observed ${dash(r.observedGeneration)}${r.reconciled ? '' : ' (controller has not caught up)'}`,
+    `spec:  ${dash(r.image)}  ${r.model ? `${r.model} version ${dash(r.version)}` : '(model unknown)'}  ${r.canaryPercent === undefined ? 'no canary' : `canary ${r.canaryPercent}%`}`,
+  ];
+  if (r.revisions.length === 0) {
+    lines.push('revisions: none reported by KServe yet');
+    return lines.join('\n');
+  }
+  const rows = [
+    ['REVISION', 'TRAFFIC', 'DIGEST', 'MODEL', 'VERSION', 'TAG', 'STATUS'],
+    ...r.revisions.map((v) => [
+      v.revision,
+      v.percent === undefined ? '-' : `${v.percent}%`,
+      v.digest ? shortDigest(v.digest) : 'unknown',
+      dash(v.model),
+      dash(v.version),
+      v.latest ? `${v.tag ?? ''}${v.tag ? ',' : ''}latest` : dash(v.tag),
+      dash(v.roles.join(',')),
+    ]),
+  ];
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
+  lines.push(
+    '',
+    ...rows.map((row) =>
+      row
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    ),
+  );
+  return lines.join('\n');
+}
