@@ -2,7 +2,7 @@
 // transport.ts). Why not fetch: undici buffers a streamed request body whole before sending it
 // (FIELD-NOTES: 1 GiB PATCH -> 1.17 GB RSS). Why no library: no maintained JS OCI client streams a
 // single-pass upload with backpressure AND speaks the Basic/Bearer/credential-helper flows
-// registries need, so this is ~400 lines of our own over the node built-ins.
+// registries need, so src/oci/remote is a few small modules of our own over the node built-ins.
 import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { pipeline, Readable } from 'node:stream';

@@ -14,10 +14,13 @@ export interface RetryPolicy {
   maxRetryAfterMs: number;
 }
 
-/** 5 tries spread over ~10 s: rides out a registry restart or a load balancer hiccup, no more. */
+/**
+ * 5 tries, about 4-8 s of waiting in all (half-jittered 0.5, 1, 2, 4 s ceilings): rides out a
+ * registry restart or a load balancer hiccup, no more.
+ */
 export const DEFAULT_RETRY: RetryPolicy = {
   attempts: 5,
-  baseDelayMs: 250,
+  baseDelayMs: 500,
   maxDelayMs: 8_000,
   maxRetryAfterMs: 60_000,
 };
