@@ -3,8 +3,10 @@ import { z } from 'zod';
 // One schema for kiln.yaml, environment and flags. Every default is set (and explained) here,
 // once; the rest of kiln reads a fully resolved Config and never re-derives defaults.
 
-const compression = z.enum(['gzip', 'zstd', 'none']);
-const mode = z.enum(['baked', 'modelcar']);
+export const CompressionSchema = z.enum(['gzip', 'zstd', 'none']);
+export const ModeSchema = z.enum(['baked', 'modelcar']);
+const compression = CompressionSchema;
+const mode = ModeSchema;
 
 export const BuildSchema = z
   .object({

@@ -1,6 +1,21 @@
+import { z } from 'zod';
+import { CompressionSchema, ModeSchema } from '../../config/schema.ts';
+import { mlflowOptionsFromEnv } from '../../mlflow/index.ts';
+import { bake } from '../../pipeline/bake.ts';
+import { mlflowModel } from '../../pipeline/mlflow-source.ts';
+import { openSource, openTarget } from '../../pipeline/targets.ts';
 import { action } from '../context.ts';
-import { notImplemented } from './not-implemented.ts';
+import { parseFlags, sourceDateEpoch, tagFor } from './flags.ts';
 import type { RegisterCommand } from './types.ts';
+
+const Flags = z.object({
+  to: z.string().min(1).optional(),
+  base: z.string().min(1).optional(),
+  mode: ModeSchema.optional(),
+  compression: CompressionSchema.optional(),
+  tag: z.string().min(1).optional(),
+  forceTag: z.boolean().optional(),
+});
 
 export const registerBake: RegisterCommand = (program, io) =>
   program
@@ -8,9 +23,45 @@ export const registerBake: RegisterCommand = (program, io) =>
     .description('bake an MLflow model version into an OCI image and push it by digest')
     .argument('<model>', 'models:/NAME@ALIAS or models:/NAME/VERSION')
     .option('--to <target>', 'registry repository, oci:DIR or oci-archive:FILE.tar (default: build.target)')
-    .option('--base <image>', 'base image (registry reference or oci:DIR[:tag|@digest])')
+    .option('--base <image>', 'base image: registry reference or oci:DIR[:tag|@digest] (default: build.base)')
     .option('--mode <mode>', 'baked (files in /mnt/models) | modelcar (files in /models)')
     .option('--compression <c>', 'gzip | zstd | none')
-    .option('--tag <template>', 'tag template, {version} is the model version (default: v{version})')
+    .option('--tag <template>', 'tag template; {version} is the model version (default: v{version})')
     .option('--force-tag', 'move the tag even if it points at another digest')
-    .action(action(io, () => notImplemented('bake')));
+    .addHelpText(
+      'after',
+      '\nMLflow is reached through MLFLOW_TRACKING_URI (and MLFLOW_TRACKING_TOKEN / _USERNAME / _PASSWORD).\n' +
+        'Registry credentials come from ~/.docker/config.json. SOURCE_DATE_EPOCH pins timestamps.',
+    )
+    .action(
+      action(io, async (ctx, cmd) => {
+        const flags = parseFlags(Flags, cmd.opts(), 'bake');
+        const b = ctx.config.build;
+        const transport = { insecure: ctx.config.registry.insecure, log: ctx.log };
+        const mode = flags.mode ?? b.mode;
+        const model = await mlflowModel(
+          cmd.args[0]!,
+          mlflowOptionsFromEnv(io.env, ctx.config.mlflow),
+          ctx.log,
+        );
+        const { target, tag: tagInSpec } = await openTarget(flags.to ?? b.target, transport);
+        const baseSpec = flags.base ?? b.base;
+        if (!baseSpec)
+          ctx.log.warn('no --base given: the image holds only the model files, no serving runtime');
+        const base = baseSpec ? await openSource(baseSpec, transport) : undefined;
+        const tag = tagInSpec ?? tagFor(flags.tag ?? b.tag, model.facts);
+        const res = await bake({
+          model,
+          target,
+          base,
+          mode,
+          compression: flags.compression ?? b.compression,
+          tag,
+          forceTag: flags.forceTag === true,
+          sourceDateEpoch: sourceDateEpoch(io.env),
+          log: ctx.log,
+        });
+        if (!res.reused) ctx.log.info(`pushed ${target.name}:${tag}`);
+        ctx.result(res.reference, { ...res });
+      }),
+    );

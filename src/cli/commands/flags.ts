@@ -1,0 +1,54 @@
+import type { z } from 'zod';
+import { KilnError } from '../../errors.ts';
+
+// Flag values are validated with the same zod enums as kiln.yaml, so a bad --mode and a bad
+// `build.mode:` read the same way.
+
+export function parseFlags<T>(schema: z.ZodType<T>, raw: unknown, command: string): T {
+  const r = schema.safeParse(raw);
+  if (r.success) return r.data;
+  const lines = r.error.issues.map(
+    (i) => `--${String(i.path[0] ?? '').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ${i.message}`,
+  );
+  throw new KilnError('USAGE', `kiln ${command}: ${lines.join('; ')}`, {
+    kind: 'usage',
+    hint: `see kiln ${command} --help`,
+  });
+}
+
+const TAG = /^[\w][\w.-]{0,127}$/;
+
+/** Apply the tag template (`{version}`, `{name}`) and check the result is a valid OCI tag. */
+export function tagFor(template: string, m: { name: string; version: string }): string {
+  const tag = template
+    .replaceAll('{version}', m.version)
+    .replaceAll('{name}', m.name.replace(/[^\w.-]/g, '-'));
+  if (!TAG.test(tag)) {
+    throw new KilnError(
+      'TAG_INVALID',
+      `tag template "${template}" gives "${tag}", which is not a valid tag`,
+      {
+        kind: 'usage',
+        hint: 'tags are up to 128 letters, digits, _ . - and must not start with . or -',
+      },
+    );
+  }
+  return tag;
+}
+
+/** SOURCE_DATE_EPOCH (https://reproducible-builds.org/specs/source-date-epoch/), validated. */
+export function sourceDateEpoch(env: NodeJS.ProcessEnv): number | undefined {
+  const raw = env['SOURCE_DATE_EPOCH'];
+  if (raw === undefined || raw === '') return undefined;
+  if (!/^\d+$/.test(raw)) {
+    throw new KilnError(
+      'SOURCE_DATE_EPOCH_INVALID',
+      `SOURCE_DATE_EPOCH="${raw}" is not a whole number of seconds`,
+      {
+        kind: 'usage',
+        hint: 'set it to a Unix timestamp, e.g. SOURCE_DATE_EPOCH=$(git log -1 --format=%ct)',
+      },
+    );
+  }
+  return Number(raw);
+}
