@@ -1,9 +1,16 @@
 // The REST client: one place that builds URLs, adds auth, retries and turns answers into values or
 // KilnErrors. Higher modules (registry.ts, artifacts.ts, download.ts) only name paths and shapes.
 import type { Agent, IncomingMessage } from 'node:http';
-import { describeCause, KilnError } from '../errors.ts';
+import { describeCause, isKilnError, KilnError } from '../errors.ts';
 import { type Logger, silentLogger } from '../log.ts';
-import { type MlflowErrorContext, mlflowBadResponse, mlflowHttpError, mlflowUnreachable } from './errors.ts';
+import {
+  isTlsError,
+  type MlflowErrorContext,
+  mlflowBadResponse,
+  mlflowHttpError,
+  mlflowTlsError,
+  mlflowUnreachable,
+} from './errors.ts';
 import { drain, readText, send, tlsAgent } from './http.ts';
 import { authorizationHeader, checkTrackingUri, type MlflowOptions } from './options.ts';
 import {
@@ -128,8 +135,9 @@ export class MlflowClient {
         });
         if (readBody) text = await readText(res);
       } catch (e) {
-        if (signal?.aborted || !isConnectionError(e)) throw e;
-        if (last) throw mlflowUnreachable(ctx, attempt, e);
+        if (signal?.aborted || isKilnError(e)) throw e;
+        if (isTlsError(e)) throw mlflowTlsError(ctx, e);
+        if (!isConnectionError(e) || last) throw mlflowUnreachable(ctx, attempt, e);
         await this.#wait(ctx, attempt, describeCause(e), undefined, signal);
         continue;
       }

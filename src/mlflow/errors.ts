@@ -38,6 +38,21 @@ export function mlflowUnreachable(ctx: MlflowErrorContext, attempts: number, cau
   );
 }
 
+/** Certificate problems are answers too: retrying cannot fix them, configuration can. */
+export function isTlsError(e: unknown): boolean {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  return typeof code === 'string' && /CERT|SELF_SIGNED|ERR_TLS|ERR_SSL|UNABLE_TO_(GET|VERIFY)/.test(code);
+}
+
+export function mlflowTlsError(ctx: MlflowErrorContext, cause: unknown): KilnError {
+  return new KilnError('MLFLOW_TLS_FAILED', `TLS to MLflow at ${ctx.url} failed: ${describeCause(cause)}`, {
+    kind: 'usage',
+    hint: "set MLFLOW_TRACKING_SERVER_CERT_PATH to the server's CA bundle (or MLFLOW_TRACKING_INSECURE_TLS=true to skip verification)",
+    cause,
+    details: { url: ctx.url },
+  });
+}
+
 export function mlflowBadResponse(ctx: MlflowErrorContext, problem: string): KilnError {
   return new KilnError('MLFLOW_RESPONSE_INVALID', `MLflow ${ctx.what} answered unexpectedly: ${problem}`, {
     hint: 'is MLFLOW_TRACKING_URI an MLflow tracking server (3.x)?',

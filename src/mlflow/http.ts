@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
+import { KilnError } from '../errors.ts';
 
 export interface HttpRequest {
   url: URL;
@@ -51,7 +52,13 @@ export async function readText(res: IncomingMessage, limit = 32 << 20): Promise<
     size += (chunk as Buffer).length;
     if (size > limit) {
       res.destroy();
-      throw new Error(`response body exceeds ${limit} bytes`);
+      throw new KilnError(
+        'MLFLOW_RESPONSE_INVALID',
+        `the response from ${res.url || 'MLflow'} exceeds ${limit} bytes`,
+        {
+          hint: 'is MLFLOW_TRACKING_URI an MLflow tracking server?',
+        },
+      );
     }
     chunks.push(chunk as Buffer);
   }

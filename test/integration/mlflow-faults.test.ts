@@ -3,7 +3,9 @@
 // without Range support, short bodies); a closed port stands in for a server that is down.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import http, { type IncomingHttpHeaders } from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { isKilnError } from '../../src/errors.ts';
@@ -18,7 +20,7 @@ import {
   resolveModelVersion,
 } from '../../src/mlflow/index.ts';
 import { type LoggedFixture, logModels, type MlflowRig, startMlflow } from '../rig/mlflow.ts';
-import { freePort } from '../rig/proc.ts';
+import { freePort, run, tempDir } from '../rig/proc.ts';
 
 const DOWNLOAD = '/api/2.0/mlflow-artifacts/artifacts/';
 
@@ -51,10 +53,10 @@ interface Proxy {
   close(): Promise<void>;
 }
 
-async function startProxy(upstream: string): Promise<Proxy> {
+async function startProxy(upstream: string, tls?: { key: Buffer; cert: Buffer }): Promise<Proxy> {
   const target = new URL(upstream);
   const proxy: Proxy = { url: '', faults: { ...NO_FAULTS }, seen: [], close: async () => {} };
-  const server = http.createServer((req, res) => {
+  const handler: http.RequestListener = (req, res) => {
     const f = proxy.faults;
     proxy.seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
     if (f.fail503 > 0) {
@@ -103,9 +105,10 @@ async function startProxy(upstream: string): Promise<Proxy> {
     });
     up.on('error', () => res.destroy());
     req.pipe(up);
-  });
+  };
+  const server = tls ? https.createServer(tls, handler) : http.createServer(handler);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  proxy.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  proxy.url = `${tls ? 'https' : 'http'}://127.0.0.1:${(server.address() as AddressInfo).port}`;
   proxy.close = () =>
     new Promise((r) => {
       server.closeAllConnections();
@@ -296,4 +299,57 @@ describe('MLflow client under network faults', () => {
     await other.close();
     await assert.rejects(resolve(client), (e: unknown) => isKilnError(e, 'MLFLOW_UNREACHABLE'));
   });
+
+  it('refuses a self-signed server by default, naming the settings that fix it', async () => {
+    const tls = await selfSignedProxy(rig.url);
+    try {
+      await assert.rejects(
+        resolve(new MlflowClient({ trackingUri: tls.proxy.url, retry: FAST })),
+        (e: unknown) => {
+          assert.ok(isKilnError(e, 'MLFLOW_TLS_FAILED'), String(e));
+          assert.equal(e.kind, 'usage');
+          assert.match(e.hint ?? '', /MLFLOW_TRACKING_SERVER_CERT_PATH/);
+          return true;
+        },
+      );
+      assert.equal(tls.proxy.seen.length, 0, 'no request got through, and none was retried');
+    } finally {
+      await tls.close();
+    }
+  });
+
+  it('talks to a self-signed server with MLFLOW_TRACKING_INSECURE_TLS or its CA bundle', async () => {
+    const tls = await selfSignedProxy(rig.url);
+    try {
+      for (const extra of [{ insecureTls: true }, { caCertPath: tls.certPath }]) {
+        const client = new MlflowClient({ trackingUri: tls.proxy.url, retry: FAST, ...extra });
+        const info = await resolve(client);
+        const mlmodel = (await listModelFiles(client, info)).find((f) => f.path === 'MLmodel');
+        assert.ok(mlmodel);
+        const want = big.files.find((f) => f.path === 'MLmodel')?.sha256;
+        assert.equal(await sha256(openModelFile(client, info, mlmodel)), want);
+      }
+    } finally {
+      await tls.close();
+    }
+  });
 });
+
+/** An https proxy with a fresh self-signed certificate for 127.0.0.1 (openssl, valid one day). */
+async function selfSignedProxy(upstream: string) {
+  const dir = await tempDir('tls');
+  const [key, certPath] = [`${dir.path}/key.pem`, `${dir.path}/cert.pem`];
+  await run('openssl', [
+    ...['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1'],
+    ...['-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', certPath],
+  ]);
+  const proxy = await startProxy(upstream, { key: await readFile(key), cert: await readFile(certPath) });
+  return {
+    proxy,
+    certPath,
+    async close() {
+      await proxy.close();
+      await dir.remove();
+    },
+  };
+}
