@@ -209,6 +209,24 @@ test('rollout abort sets canaryTrafficPercent to 0 and deploying the same digest
   assert.equal((await getIsvc(rig, 'prod', 'abort-me')).metadata.resourceVersion, before, 'no write at all');
 });
 
+test('promote refuses (exit 3) when another manager also owns canaryTrafficPercent, naming it', async () => {
+  await applyAs(rig, 'platform-team', {
+    apiVersion: 'serving.kserve.io/v1beta1',
+    kind: 'InferenceService',
+    metadata: { namespace: 'prod', name: 'shared' },
+    spec: {
+      predictor: { canaryTrafficPercent: 10, containers: [{ name: 'kserve-container', image: image('a') }] },
+    },
+  });
+  assert.equal((await kiln('deploy', 'prod/shared', '--image', image('b'), '--canary', '10')).code, 0);
+  const before = (await getIsvc(rig, 'prod', 'shared')).metadata.resourceVersion;
+  const res = await kiln('--json', 'rollout', 'promote', 'prod/shared');
+  assert.equal(res.code, 3, res.stderr);
+  assert.equal(JSON.parse(res.stdout).error.code, 'CANARY_OWNED_ELSEWHERE');
+  assert.match(res.stderr, /canaryTrafficPercent on prod\/shared is also set by platform-team/);
+  assert.equal((await getIsvc(rig, 'prod', 'shared')).metadata.resourceVersion, before);
+});
+
 test('modelcar mode writes storageUri oci://REPO@sha256 with a model format', async () => {
   const res = await kiln(
     'deploy',

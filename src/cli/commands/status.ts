@@ -50,7 +50,7 @@ export function formatStatus(r: StatusReport): string {
       v.digest ? shortDigest(v.digest) : 'unknown',
       dash(v.model),
       dash(v.version),
-      v.latest ? `${v.tag ?? ''}${v.tag ? ',' : ''}latest` : dash(v.tag),
+      tagOf(v),
       dash(v.roles.join(',')),
     ]),
   ];
@@ -65,4 +65,10 @@ export function formatStatus(r: StatusReport): string {
     ),
   );
   return lines.join('\n');
+}
+
+/** KServe tags the canary "latest" and the rolled-out one "prev"; say "latest" once. */
+function tagOf(v: StatusReport['revisions'][number]): string {
+  if (!v.latest) return v.tag ?? '-';
+  return v.tag && v.tag !== 'latest' ? `${v.tag},latest` : 'latest';
 }
