@@ -32,8 +32,17 @@ export interface BakeRequest {
   forceTag: boolean;
   /** SOURCE_DATE_EPOCH when set; otherwise the model version's creation time is used. */
   sourceDateEpoch: number | undefined;
+  /**
+   * Runs once the image is stored by digest and before the tag is written (e.g. sign + attest),
+   * so a tag never names an image whose signing failed. Also runs for a no-op re-bake, so it
+   * must be idempotent. Writes go to the same target (an archive is still open).
+   */
+  beforeTag?: (image: PushedBake, target: ImageTarget) => Promise<void>;
   log?: Logger;
 }
+
+/** What is known when `beforeTag` runs: everything in the result but the tag. */
+export type PushedBake = Omit<BakeResult, 'tag'>;
 
 export interface BakeResult {
   digest: Digest;
@@ -106,18 +115,20 @@ async function bakeInto(req: BakeRequest): Promise<BakeResult> {
       (JSON.parse(held.bytes.toString('utf8')) as { annotations?: Record<string, string> }).annotations ?? {};
     if (annotations[KEY.build] === fingerprint) {
       log.info(`${req.target.name}:${req.tag} already holds ${uri} (${existing}): nothing to do`);
-      return {
+      const reused: PushedBake = {
         digest: existing,
         reference: req.target.pinned(existing),
-        tag: req.tag,
         mediaType: held.mediaType,
         reused: true,
         model: summary,
         baseDigest: base?.digest,
         layer: undefined,
-        files: [],
+        files: filesFromAnnotations(annotations),
         platforms: [],
       };
+      await req.beforeTag?.(reused, req.target);
+      await req.target.close();
+      return { ...reused, tag: req.tag };
     }
     if (!req.forceTag) throw tagHeld(req.target, req.tag, existing, annotations);
     log.warn(`moving tag ${req.tag} away from ${existing} (--force-tag)`);
@@ -147,7 +158,8 @@ async function bakeInto(req: BakeRequest): Promise<BakeResult> {
     created,
     env: { MODEL_NAME: facts.name, MODEL_VERSION: facts.version },
     labels: { ...manifestAnnotations(inputs, created), [KEY.files]: JSON.stringify(built.files) },
-    annotations: manifestAnnotations(inputs, created),
+    // The file hashes also go on the manifest/index, so a no-op re-bake can still report them (and sign them).
+    annotations: { ...manifestAnnotations(inputs, created), [KEY.files]: JSON.stringify(built.files) },
     history: {
       created_by: `kiln bake ${uri} --mode ${req.mode} --compression ${req.compression}`,
       comment: 'MLflow model files',
@@ -167,13 +179,9 @@ async function bakeInto(req: BakeRequest): Promise<BakeResult> {
   } else {
     top = pushed[0]!.manifest;
   }
-  // The tag is written last, so a failure above never leaves a tag on a half-pushed image.
-  await req.target.putManifest(top, req.tag);
-  await req.target.close();
-  return {
+  const result: PushedBake = {
     digest: top.digest,
     reference: req.target.pinned(top.digest),
-    tag: req.tag,
     mediaType: top.mediaType,
     reused: false,
     model: summary,
@@ -182,6 +190,21 @@ async function bakeInto(req: BakeRequest): Promise<BakeResult> {
     files: built.files,
     platforms: pushed.map((p) => p.platform),
   };
+  await req.target.putManifest(top);
+  await req.beforeTag?.(result, req.target);
+  // The tag is written last, so a failure above never leaves a tag on a half-pushed or unsigned image.
+  await req.target.putManifest(top, req.tag);
+  await req.target.close();
+  return { ...result, tag: req.tag };
+}
+
+/** The per-file hashes a previous bake recorded in its manifest (or index) annotations. */
+function filesFromAnnotations(annotations: Record<string, string>): TarFileResult[] {
+  try {
+    return JSON.parse(annotations[KEY.files] ?? '[]') as TarFileResult[];
+  } catch {
+    return [];
+  }
 }
 
 interface PushedImage {

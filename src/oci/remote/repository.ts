@@ -11,6 +11,8 @@ export class RegistryRepository implements ImageTarget {
   readonly registry: Registry;
   readonly repo: string;
   readonly name: string;
+  /** Manifests this process already stored by digest: tagging one later needs only the tag PUT. */
+  readonly #stored = new Set<Digest>();
 
   constructor(registry: Registry, repo: string) {
     this.registry = registry;
