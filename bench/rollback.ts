@@ -13,13 +13,16 @@ import { deployInferenceService, rollback } from '../src/kserve/deploy.ts';
 import { startKube } from '../test/rig/kube.ts';
 import { REPO_ROOT } from '../test/rig/proc.ts';
 
-const { values } = parseArgs({ options: { n: { type: 'string', default: '50' }, cli: { type: 'string', default: '5' } } });
+const { values } = parseArgs({
+  options: { n: { type: 'string', default: '50' }, cli: { type: 'string', default: '5' } },
+});
 const n = Number(values.n);
 const cliRuns = Number(values.cli);
 
 function summary(label: string, ms: number[]): string {
   const sorted = [...ms].sort((a, b) => a - b);
-  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? Number.NaN;
+  const at = (q: number) =>
+    sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? Number.NaN;
   const f = (x: number) => x.toFixed(1);
   return `${label}: n=${ms.length} p50=${f(at(0.5))} ms p95=${f(at(0.95))} ms max=${f(sorted.at(-1) ?? Number.NaN)} ms`;
 }
@@ -31,8 +34,16 @@ try {
   const kube = await openKube({ env });
   const ref = { namespace: 'bench', name: 'risk-classifier' };
   const image = (c: string) => `127.0.0.1:5000/ml/risk-classifier@sha256:${c.repeat(64)}`;
-  await deployInferenceService(kube, { ...ref, image: image('1'), model: { name: 'risk-classifier', version: '1' } });
-  await deployInferenceService(kube, { ...ref, image: image('2'), model: { name: 'risk-classifier', version: '2' } });
+  await deployInferenceService(kube, {
+    ...ref,
+    image: image('1'),
+    model: { name: 'risk-classifier', version: '1' },
+  });
+  await deployInferenceService(kube, {
+    ...ref,
+    image: image('2'),
+    model: { name: 'risk-classifier', version: '2' },
+  });
 
   const lib: number[] = [];
   for (let i = 0; i < n; i++) {
@@ -47,10 +58,14 @@ try {
   for (let i = 0; i < cliRuns; i++) {
     const t0 = performance.now();
     const code = await new Promise<number | null>((resolve) => {
-      const p = spawn(process.execPath, [join(REPO_ROOT, 'src/cli/main.ts'), 'rollback', `${ref.namespace}/${ref.name}`], {
-        env,
-        stdio: 'ignore',
-      });
+      const p = spawn(
+        process.execPath,
+        [join(REPO_ROOT, 'src/cli/main.ts'), 'rollback', `${ref.namespace}/${ref.name}`],
+        {
+          env,
+          stdio: 'ignore',
+        },
+      );
       p.on('close', resolve);
     });
     cli.push(performance.now() - t0);

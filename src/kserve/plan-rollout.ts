@@ -43,14 +43,30 @@ export function currentState(
   return { view, state };
 }
 
+/**
+ * Promote and abort send the current image back with the apply; kiln only ever writes digests, so
+ * an InferenceService someone pointed at a tag is refused until a digest is deployed.
+ */
+function requirePinned(ref: IsvcRef, image: string): void {
+  if (safeDigest(image) !== undefined) return;
+  throw new KilnError(
+    'ISVC_IMAGE_NOT_PINNED',
+    `InferenceService ${refString(ref)} serves ${image}, a tag: kiln writes digests only and will not re-apply it`,
+    { kind: 'policy', hint: 'deploy a digest first: kiln deploy NAMESPACE/NAME --image REPO@sha256:...' },
+  );
+}
+
 /** Promote: drop canaryTrafficPercent so the latest revision takes 100%. */
 export function planPromote(ref: IsvcRef, live: InferenceService | undefined): KilnState {
-  return { ...currentState(ref, live).state, canaryPercent: undefined };
+  const { state } = currentState(ref, live);
+  requirePinned(ref, state.image);
+  return { ...state, canaryPercent: undefined };
 }
 
 /** Abort: canaryTrafficPercent 0, all traffic back on the last rolled-out revision. */
 export function planAbort(ref: IsvcRef, live: InferenceService | undefined): KilnState {
   const { view, state } = currentState(ref, live);
+  requirePinned(ref, state.image);
   if (view.raw) refuseRawCanary(ref, 'rollout abort');
   if (view.canaryPercent === undefined) {
     throw new KilnError(
@@ -73,7 +89,7 @@ export function planRollback(
   now: Date,
 ): KilnState {
   const { view, state } = currentState(ref, live);
-  const current = digestOf(state.image);
+  const current = safeDigest(state.image);
   const target = to === undefined ? previousEntry(view.history, current) : namedEntry(ref, view.history, to);
   if (!target) {
     throw new KilnError(
@@ -98,7 +114,7 @@ export function planRollback(
 }
 
 /** The newest recorded entry with a digest other than the one serving (kubectl rollout undo semantics). */
-function previousEntry(history: HistoryEntry[], currentDigest: string): HistoryEntry | undefined {
+function previousEntry(history: HistoryEntry[], currentDigest: string | undefined): HistoryEntry | undefined {
   return history.find((e) => safeDigest(e.image) !== currentDigest);
 }
 

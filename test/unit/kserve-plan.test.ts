@@ -105,6 +105,22 @@ test('promote drops the canary; abort sets 0 and refuses when no canary is in pr
   assert.equal(planAbort(ref, live).image, img('2'));
 });
 
+test('promote and abort refuse to re-apply a tag someone else put in the spec; rollback still works', () => {
+  let live = applied(undefined, planDeploy(ref, undefined, { image: img('1') }, now));
+  live = applied(live, planDeploy(ref, live, { image: img('2'), canaryPercent: 5 }, now));
+  const container = live.spec.predictor.containers?.[0];
+  if (container) container.image = 'r.example/ml/risk:latest';
+  assert.throws(
+    () => planPromote(ref, live),
+    (e) => isKilnError(e, 'ISVC_IMAGE_NOT_PINNED') && e.exitCode === 3,
+  );
+  assert.throws(
+    () => planAbort(ref, live),
+    (e) => isKilnError(e, 'ISVC_IMAGE_NOT_PINNED'),
+  );
+  assert.equal(planRollback(ref, live, undefined, now).image, img('2'));
+});
+
 test('canary percentages outside 0..100 and canaries on RawDeployment are refused', () => {
   assert.throws(
     () => planDeploy(ref, undefined, { image: img('1'), canaryPercent: 101 }, now),
