@@ -133,6 +133,18 @@ describe('MLflow client against a real server', () => {
     );
   });
 
+  it('downloads files whose names need URL escaping', async () => {
+    // MLflow refuses '#' in artifact paths and URL-decodes them repeatedly, so no '#' or '%XX' here.
+    const name = 'extra/weights v1 [50%] ü?.bin';
+    const body = Buffer.from('not really weights');
+    await mkdir(`${nested.modelDir}/extra`, { recursive: true });
+    await writeFile(`${nested.modelDir}/${name}`, body);
+    const info = await resolve(`models:/nested/${nested.version}`);
+    const file = (await listModelFiles(client, info)).find((x) => x.path === name);
+    assert.deepEqual(file, { path: name, size: body.length });
+    assert.equal(await sha256(info, name, body.length), createHash('sha256').update(body).digest('hex'));
+  });
+
   it('fails the stream with ARTIFACT_SIZE_MISMATCH when the file is not the listed size', async () => {
     const info = await resolve('models:/big@prod');
     const pkl = (await listModelFiles(client, info)).find((x) => x.path === 'model.pkl');

@@ -35,6 +35,8 @@ interface Faults {
   /** Send only this many body bytes of downloads; `announce` keeps Content-Length honest about it. */
   truncateTo: number | undefined;
   announce: boolean;
+  /** Rewrite the JSON of artifact listings (forces entries MLflow itself would not send). */
+  mangleListing: ((json: { files?: unknown[] }) => unknown) | undefined;
 }
 
 const NO_FAULTS: Faults = {
@@ -44,6 +46,7 @@ const NO_FAULTS: Faults = {
   noRange: false,
   truncateTo: undefined,
   announce: true,
+  mangleListing: undefined,
 };
 
 interface Proxy {
@@ -76,6 +79,17 @@ async function startProxy(upstream: string, tls?: { key: Buffer; cert: Buffer })
       const h = { ...ur.headers };
       const download = (req.url ?? '').startsWith(DOWNLOAD);
       if (f.noRange) delete h['accept-ranges'];
+      const mangle = f.mangleListing;
+      if (mangle !== undefined && (req.url ?? '').startsWith('/api/2.0/mlflow-artifacts/artifacts?')) {
+        const chunks: Buffer[] = [];
+        ur.on('data', (c: Buffer) => chunks.push(c));
+        ur.on('end', () => {
+          const body = JSON.stringify(mangle(JSON.parse(Buffer.concat(chunks).toString())));
+          res.writeHead(ur.statusCode ?? 502, { 'content-type': 'application/json' });
+          res.end(body);
+        });
+        return;
+      }
       if (download && f.truncateTo !== undefined) {
         const limit = f.truncateTo;
         if (f.announce) h['content-length'] = String(limit);
@@ -274,6 +288,50 @@ describe('MLflow client under network faults', () => {
         return true;
       },
     );
+  });
+
+  it('refuses a listing entry whose path is not a string', async () => {
+    proxy.faults.mangleListing = (j) => ({
+      files: [...(j.files ?? []), { path: 42, is_dir: false, file_size: 1 }],
+    });
+    const client = via();
+    await assert.rejects(listModelFiles(client, await resolve(client)), (e: unknown) => {
+      assert.ok(isKilnError(e, 'ARTIFACT_LISTING_INVALID'), String(e));
+      assert.match(e.message, /"path":42/);
+      return true;
+    });
+  });
+
+  it('refuses a listed file without a size', async () => {
+    proxy.faults.mangleListing = (j) => ({ files: [...(j.files ?? []), { path: 'x.bin', is_dir: false }] });
+    const client = via();
+    await assert.rejects(listModelFiles(client, await resolve(client)), (e: unknown) =>
+      isKilnError(e, 'ARTIFACT_LISTING_INVALID'),
+    );
+  });
+
+  it('stops a download when the caller aborts it', async () => {
+    const client = via();
+    const info = await resolve(client);
+    const abort = new AbortController();
+    const stream = openModelFile(
+      client,
+      info,
+      { path: 'model.pkl', size: pkl().size },
+      { signal: abort.signal },
+    );
+    let got = 0;
+    await assert.rejects(
+      (async () => {
+        for await (const chunk of stream) {
+          got += (chunk as Buffer).length;
+          abort.abort();
+        }
+      })(),
+      (e: unknown) => (e as Error).name === 'AbortError',
+    );
+    assert.ok(got > 0 && got < pkl().size);
+    assert.equal(stream.destroyed, true);
   });
 
   it('reports MLFLOW_UNREACHABLE with the URL and a hint, after a bounded number of tries', async () => {
