@@ -7,6 +7,8 @@ export KILN_TOOLS
 KILN_NODE_VERSION=24.21.0
 KILN_MLFLOW_VERSION=3.17.2
 KILN_SKLEARN_VERSION=1.9.1
+# kserve SDK in the scikit-learn runtime test image (test/rig/images); 0.20 matches the CRD fixture.
+KILN_KSERVE_VERSION=0.20.0
 KILN_COSIGN_VERSION=v2.6.5
 KILN_CRANE_VERSION=v0.22.1
 KILN_APIEXT_VERSION=v0.36.3
