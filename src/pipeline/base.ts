@@ -1,4 +1,4 @@
-import { KilnError } from '../errors.ts';
+import { isKilnError, KilnError } from '../errors.ts';
 import type { Digest } from '../oci/digest.ts';
 import { isIndexType, isManifestType, MT } from '../oci/mediatypes.ts';
 import type { BaseImage } from '../oci/mutate/append.ts';
@@ -22,7 +22,15 @@ export interface ResolvedBase {
 }
 
 export async function readBase(source: ImageSource, ref: string): Promise<ResolvedBase> {
-  const top = await source.getManifest(ref);
+  const top = await source.getManifest(ref).catch((e: unknown) => {
+    if (!isKilnError(e, 'MANIFEST_NOT_FOUND')) throw e;
+    const name = `${source.name}${ref.startsWith('sha256:') ? '@' : ':'}${ref}`;
+    throw new KilnError('BASE_NOT_FOUND', `base image ${name} does not exist`, {
+      kind: 'usage',
+      hint: 'check --base (or build.base in kiln.yaml): push the runtime image there first, or name one that exists',
+      cause: e,
+    });
+  });
   const json = JSON.parse(top.bytes.toString('utf8')) as Manifest | Index;
   const mediaType = json.mediaType ?? top.mediaType;
   if (isIndexType(mediaType) || 'manifests' in json) {
