@@ -13,7 +13,9 @@ const say = (s: string): boolean => process.stderr.write(`[demo] ${s}\n`);
 say('starting a local MLflow server (sqlite + proxied artifacts in a temp dir)');
 const mlflow = await startMlflow();
 try {
-  say(`MLflow at ${mlflow.url}; training and registering demo model "risk-classifier" (scikit-learn, cloudpickle)`);
+  say(
+    `MLflow at ${mlflow.url}; training and registering demo model "risk-classifier" (scikit-learn, cloudpickle)`,
+  );
   const model = await logSklearnModel(mlflow, { name: 'risk-classifier', alias: 'champion' });
   say(`registered risk-classifier version ${model.version} and pointed @champion at it`);
   const args = ['bake', 'models:/risk-classifier@champion', '--to', `oci:${out}`];
@@ -30,7 +32,9 @@ try {
     say(`done: the image is in ${out} (tag v${model.version}). Look inside with:`);
     say(`  skopeo inspect oci:${out}:v${model.version}`);
     say(`  umoci unpack --rootless --image ${out}:v${model.version} /tmp/demo-bundle`);
-    say('next: bake onto a serving runtime with --base, push to a registry with --to host/repo, sign with --sign-key');
+    say(
+      'next: bake onto a serving runtime with --base, push to a registry with --to host/repo, sign with --sign-key',
+    );
   }
 } finally {
   await mlflow.stop();

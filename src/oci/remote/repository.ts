@@ -12,7 +12,7 @@ export class RegistryRepository implements ImageTarget {
   readonly repo: string;
   readonly name: string;
   /** Manifests this process already stored by digest: tagging one later needs only the tag PUT. */
-  readonly #stored = new Set<Digest>();
+  private readonly stored = new Set<Digest>();
 
   constructor(registry: Registry, repo: string) {
     this.registry = registry;
