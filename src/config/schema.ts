@@ -45,6 +45,58 @@ export const KubeSchema = z
   })
   .strict();
 
+const NS_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?\/[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/** Where and how a promoted version is deployed. */
+export const DeploySchema = z
+  .object({
+    /** `namespace/name` of the InferenceService. */
+    inferenceService: z.string().regex(NS_NAME, 'expected namespace/name, e.g. prod/risk-classifier'),
+    /** Traffic share for the new revision; omitted = full rollout. */
+    canary: z.number().int().min(0).max(100).optional(),
+    /** Write the InferenceService YAML into this git work tree instead of applying it. */
+    gitops: z.string().min(1).optional(),
+  })
+  .strict();
+
+/** One watched model: which alias promotes, and per-model overrides of `build`. */
+export const WatchedModelSchema = z
+  .object({
+    name: z.string().min(1),
+    alias: z.string().min(1).default('champion'),
+    target: z.string().min(1).optional(),
+    base: z.string().min(1).optional(),
+    mode: mode.optional(),
+    compression: compression.optional(),
+    tag: z.string().min(1).optional(),
+    signKey: z.string().min(1).optional(),
+    deploy: DeploySchema.optional(),
+  })
+  .strict();
+
+export const ServerSchema = z
+  .object({
+    /** host:port for the webhook receiver, health and metrics. */
+    listen: z.string().min(1).default('127.0.0.1:8080'),
+    /** Seconds between alias reconciliations (MLflow drops webhooks after 3 failed retries). */
+    reconcileInterval: z.number().positive().default(60),
+    /** Reject webhook deliveries whose signed timestamp is older (or newer) than this many seconds. */
+    maxSkew: z.number().int().positive().default(300),
+    /** Durable queue, history and dedupe state (SQLite). */
+    stateDir: z.string().min(1).default('./.kiln'),
+    /** inline: promote in this process; job: hand each promotion to a Kubernetes Job running `kiln promote`. */
+    executor: z.enum(['inline', 'job']).default('inline'),
+    job: z
+      .object({
+        namespace: z.string().min(1),
+        image: z.string().min(1),
+        serviceAccount: z.string().min(1).optional(),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
 export const ConfigSchema = z
   .object({
     mlflow: MlflowSchema.default({}),
@@ -56,10 +108,41 @@ export const ConfigSchema = z
       tag: 'v{version}',
     }),
     kube: KubeSchema.default({}),
+    /** Models `kiln serve` watches and `kiln promote` reads per-model settings from. */
+    models: z.array(WatchedModelSchema).default([]),
+    server: ServerSchema.default({
+      listen: '127.0.0.1:8080',
+      reconcileInterval: 60,
+      maxSkew: 300,
+      stateDir: './.kiln',
+      executor: 'inline',
+    }),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    const seen = new Set<string>();
+    for (const [i, m] of c.models.entries()) {
+      if (seen.has(m.name))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['models', i, 'name'],
+          message: `model "${m.name}" is listed twice`,
+        });
+      seen.add(m.name);
+    }
+    if (c.server.executor === 'job' && !c.server.job) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['server', 'job'],
+        message: 'executor "job" needs server.job (namespace, image)',
+      });
+    }
+  });
 
 export type Config = z.infer<typeof ConfigSchema>;
 export type BuildConfig = z.infer<typeof BuildSchema>;
+export type WatchedModel = z.infer<typeof WatchedModelSchema>;
+export type ServerConfig = z.infer<typeof ServerSchema>;
+export type DeployConfig = z.infer<typeof DeploySchema>;
 export type Compression = z.infer<typeof compression>;
 export type ImageMode = z.infer<typeof mode>;
