@@ -131,6 +131,7 @@ class ModelFileStream extends Readable {
       if (!settle() || this.destroyed) return;
       this.#res = undefined;
       if (this.#received > start) this.#stalls = 0;
+      this.#connecting = true; // so a _read during the backoff does not open a second connection
       void this.#resume(e);
     };
     res.on('error', broken);
