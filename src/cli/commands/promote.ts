@@ -1,16 +1,96 @@
+import { z } from 'zod';
+import { CompressionSchema, ModeSchema } from '../../config/schema.ts';
+import { mlflowOptionsFromEnv, parseModelUri } from '../../mlflow/index.ts';
+import { promote, promoteSettings } from '../../pipeline/promote.ts';
+import { processTty, resolvePassword } from '../../sign/password.ts';
 import { action } from '../context.ts';
-import { notImplemented } from './not-implemented.ts';
+import { parseFlags, sourceDateEpoch } from './flags.ts';
 import type { RegisterCommand } from './types.ts';
+
+const Flags = z.object({
+  to: z.string().min(1).optional(),
+  base: z.string().min(1).optional(),
+  mode: ModeSchema.optional(),
+  compression: CompressionSchema.optional(),
+  tag: z.string().min(1).optional(),
+  signKey: z.string().min(1).optional(),
+  deploy: z.string().min(1).optional(),
+  canary: z.coerce.number().int().min(0).max(100).optional(),
+  gitops: z.string().min(1).optional(),
+  manifests: z.string().min(1).optional(),
+});
 
 export const registerPromote: RegisterCommand = (program, io) =>
   program
     .command('promote')
-    .description('resolve -> bake -> push -> sign -> deploy -> record, for one model alias')
-    .argument('<model>', 'models:/NAME@ALIAS')
-    .option('--to <target>', 'registry repository, oci:DIR or oci-archive:FILE.tar')
+    .description('resolve -> bake -> push -> sign -> deploy -> record, for one model alias or version')
+    .argument('<model>', 'models:/NAME@ALIAS or models:/NAME/VERSION')
+    .option(
+      '--to <target>',
+      'registry repository, oci:DIR or oci-archive:FILE.tar (default: models[].target, build.target)',
+    )
     .option('--base <image>', 'runtime base image to bake onto')
     .option('--mode <mode>', 'baked | modelcar')
-    .option('--sign-key <file>', 'cosign private key to sign and attest with')
-    .option('--deploy <ns/name>', 'InferenceService to point at the new digest')
+    .option('--compression <c>', 'gzip | zstd | none')
+    .option('--tag <template>', 'tag template; {version} is the model version')
+    .option('--sign-key <file>', 'cosign private key to sign and attest with (password: COSIGN_PASSWORD)')
+    .option('--deploy <ns/name>', 'InferenceService to point at the new digest (default: models[].deploy)')
     .option('--canary <percent>', 'traffic share for the new revision')
-    .action(action(io, () => notImplemented('promote')));
+    .option('--gitops <dir>', 'write the InferenceService into this git work tree instead of the cluster')
+    .option(
+      '--manifests <dir>',
+      'where the InferenceService YAML goes when no cluster is configured',
+      './kiln-deploy',
+    )
+    .addHelpText(
+      'after',
+      '\nSettings for a model come from flags, then its entry in kiln.yaml `models:`, then `build:`.\n' +
+        'Idempotent: a version whose image is already recorded in MLflow, present and signed is not rebuilt.\n' +
+        'MLflow version tags written back: kiln.image, kiln.digest, kiln.signed, kiln.deployed_to.',
+    )
+    .action(
+      action(io, async (ctx, cmd) => {
+        const flags = parseFlags(Flags, cmd.opts(), 'promote');
+        const ref = parseModelUri(cmd.args[0]!);
+        const settings = promoteSettings(ctx.config, ref.name, {
+          target: flags.to,
+          base: flags.base,
+          mode: flags.mode,
+          compression: flags.compression,
+          tag: flags.tag,
+          signKey: flags.signKey,
+          manifestsDir: flags.manifests,
+          deploy:
+            flags.deploy || flags.gitops
+              ? {
+                  inferenceService: flags.deploy ?? `default/${ref.name.toLowerCase()}`,
+                  canary: flags.canary,
+                  gitops: flags.gitops,
+                }
+              : undefined,
+        });
+        if (settings.deploy && flags.canary !== undefined) settings.deploy.canary = flags.canary;
+        const res = await promote(
+          {
+            name: ref.name,
+            alias: 'alias' in ref ? ref.alias : undefined,
+            version: 'version' in ref ? ref.version : undefined,
+          },
+          settings,
+          {
+            mlflow: mlflowOptionsFromEnv(io.env, ctx.config.mlflow),
+            env: io.env,
+            keyPassword: () =>
+              resolvePassword({
+                env: io.env,
+                tty: processTty(),
+                confirm: false,
+                purpose: `private key ${settings.signKey}`,
+              }),
+            sourceDateEpoch: sourceDateEpoch(io.env),
+            log: ctx.log,
+          },
+        );
+        ctx.result(res.reference, { ...res });
+      }),
+    );
