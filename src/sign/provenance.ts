@@ -38,8 +38,12 @@ export interface ProvenanceInput {
     target: string;
     mode: string;
     compression: string;
-    /** Base image as requested, and the digest it resolved to (absent for a scratch image). */
-    base?: { ref: string; digest: string } | undefined;
+    /**
+     * Base image as requested, and the digest it resolved to (absent for a scratch image). `ref`
+     * is absent when only the digest is known (attesting an image after the fact: kiln's labels
+     * record the base digest, not the name it was asked for).
+     */
+    base?: { ref?: string | undefined; digest: string } | undefined;
   };
   builderId?: string | undefined;
   kilnVersion?: string | undefined;
@@ -49,7 +53,8 @@ export interface ProvenanceInput {
 }
 
 export interface ResourceDescriptor {
-  uri: string;
+  /** in-toto ResourceDescriptor: at least one of uri and digest. */
+  uri?: string;
   name?: string;
   digest?: Record<string, string>;
   annotations?: Record<string, string>;
@@ -82,9 +87,13 @@ export function slsaPredicate(input: ProvenanceInput) {
   if (source !== undefined) deps.push({ uri: source, name: 'mlflow-source' });
   const base = input.build.base;
   if (base) {
-    const repo = redactUri(base.ref).replace(/@sha256:[a-f0-9]{64}$/, '');
     const d = hex(base.digest);
-    deps.push({ uri: `${repo}@sha256:${d}`, name: 'base-image', digest: { sha256: d } });
+    if (base.ref === undefined) {
+      deps.push({ name: 'base-image', digest: { sha256: d } });
+    } else {
+      const repo = redactUri(base.ref).replace(/@sha256:[a-f0-9]{64}$/, '');
+      deps.push({ uri: `${repo}@sha256:${d}`, name: 'base-image', digest: { sha256: d } });
+    }
   }
   const files = [...input.files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   for (const f of files) {
@@ -104,7 +113,7 @@ export function slsaPredicate(input: ProvenanceInput) {
         target: redactUri(input.build.target),
         mode: input.build.mode,
         compression: input.build.compression,
-        ...(base ? { base: redactUri(base.ref) } : {}),
+        ...(base?.ref !== undefined ? { base: redactUri(base.ref) } : {}),
       },
       internalParameters: { kilnVersion: version },
       resolvedDependencies: deps,
