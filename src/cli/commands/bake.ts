@@ -3,9 +3,11 @@ import { CompressionSchema, ModeSchema } from '../../config/schema.ts';
 import { mlflowOptionsFromEnv } from '../../mlflow/index.ts';
 import { bake } from '../../pipeline/bake.ts';
 import { mlflowModel } from '../../pipeline/mlflow-source.ts';
+import { type SignedBake, signingHook } from '../../pipeline/sign.ts';
 import { openSource, openTarget } from '../../pipeline/targets.ts';
 import { action } from '../context.ts';
 import { parseFlags, sourceDateEpoch, tagFor } from './flags.ts';
+import { loadSigningKey } from './signing.ts';
 import type { RegisterCommand } from './types.ts';
 
 const Flags = z.object({
@@ -15,6 +17,7 @@ const Flags = z.object({
   compression: CompressionSchema.optional(),
   tag: z.string().min(1).optional(),
   forceTag: z.boolean().optional(),
+  signKey: z.string().min(1).optional(),
 });
 
 export const registerBake: RegisterCommand = (program, io) =>
@@ -28,6 +31,7 @@ export const registerBake: RegisterCommand = (program, io) =>
     .option('--compression <c>', 'gzip | zstd | none')
     .option('--tag <template>', 'tag template; {version} is the model version (default: v{version})')
     .option('--force-tag', 'move the tag even if it points at another digest')
+    .option('--sign-key <file>', 'sign and attest (SLSA provenance) before tagging (default: build.signKey)')
     .addHelpText(
       'after',
       '\nMLflow is reached through MLFLOW_TRACKING_URI (and MLFLOW_TRACKING_TOKEN / _USERNAME / _PASSWORD).\n' +
@@ -39,29 +43,53 @@ export const registerBake: RegisterCommand = (program, io) =>
         const b = ctx.config.build;
         const transport = { insecure: ctx.config.registry.insecure, log: ctx.log };
         const mode = flags.mode ?? b.mode;
-        const model = await mlflowModel(
-          cmd.args[0]!,
-          mlflowOptionsFromEnv(io.env, ctx.config.mlflow),
-          ctx.log,
-        );
+        const compression = flags.compression ?? b.compression;
+        // The key (and its password) first: a wrong password must fail before anything is pushed.
+        const signKeyFile = flags.signKey ?? b.signKey;
+        const key = signKeyFile ? await loadSigningKey(signKeyFile, io) : undefined;
+        const mlflow = mlflowOptionsFromEnv(io.env, ctx.config.mlflow);
+        const model = await mlflowModel(cmd.args[0]!, mlflow, ctx.log);
         const { target, tag: tagInSpec } = await openTarget(flags.to ?? b.target, transport);
         const baseSpec = flags.base ?? b.base;
         if (!baseSpec)
           ctx.log.warn('no --base given: the image holds only the model files, no serving runtime');
         const base = baseSpec ? await openSource(baseSpec, transport) : undefined;
         const tag = tagInSpec ?? tagFor(flags.tag ?? b.tag, model.facts);
+        let signed: SignedBake | undefined;
+        const beforeTag = key
+          ? signingHook(
+              key,
+              {
+                modelUri: cmd.args[0]!,
+                trackingUri: mlflow.trackingUri,
+                alias: model.info.alias,
+                sourceUri: model.info.source,
+                target: flags.to ?? b.target,
+                mode,
+                compression,
+                base: baseSpec,
+              },
+              {
+                log: ctx.log,
+                onSigned: (s) => {
+                  signed = s;
+                },
+              },
+            )
+          : undefined;
         const res = await bake({
           model,
           target,
           base,
           mode,
-          compression: flags.compression ?? b.compression,
+          compression,
           tag,
           forceTag: flags.forceTag === true,
           sourceDateEpoch: sourceDateEpoch(io.env),
+          ...(beforeTag ? { beforeTag } : {}),
           log: ctx.log,
         });
         if (!res.reused) ctx.log.info(`pushed ${target.name}:${tag}`);
-        ctx.result(res.reference, { ...res });
+        ctx.result(res.reference, { ...res, ...(signed ? { signed } : {}) });
       }),
     );
