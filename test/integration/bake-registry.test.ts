@@ -14,7 +14,13 @@ import {
   pushBusyboxBase,
   pushBusyboxMulti,
 } from '../rig/images.ts';
-import { logModels, type MlflowRig, type SklearnFixture, startMlflow } from '../rig/mlflow.ts';
+import {
+  type LoggedFixture,
+  logModels,
+  type MlflowRig,
+  type SklearnFixture,
+  startMlflow,
+} from '../rig/mlflow.ts';
 import { run, tempDir } from '../rig/proc.ts';
 import { type RegistryRig, startRegistry } from '../rig/registry.ts';
 
@@ -23,6 +29,7 @@ let regA: RegistryRig;
 let regB: RegistryRig;
 let ctrd: ContainerdRig;
 let fixture: SklearnFixture;
+let weights: LoggedFixture;
 let baseA: PushedImage;
 let baseB: PushedImage;
 let work: { path: string; remove: () => Promise<void> };
@@ -36,7 +43,12 @@ before(async () => {
     startContainerd(),
     tempDir('bake-reg'),
   ]);
-  fixture = (await logModels(mlflow, [{ name: 'iris', alias: 'champion' }]))[0] as SklearnFixture;
+  const made = await logModels(mlflow, [
+    { name: 'iris', alias: 'champion' },
+    { name: 'weights', alias: 'champion', sizeBytes: (9 << 20) + 4321, seed: 'weights' },
+  ]);
+  fixture = made[0] as SklearnFixture;
+  weights = made[1]!;
   await ensureBusyboxLayouts();
   [baseA, baseB] = await Promise.all([pushBusyboxBase(regA), pushBusyboxBase(regB)]);
   env = kilnEnv({ MLFLOW_TRACKING_URI: mlflow.url, DOCKER_CONFIG: join(work.path, 'docker') });
@@ -214,4 +226,25 @@ test('modelcar mode puts the files under /models on a shell base with no entrypo
   ]);
   assert.equal(out.stdout.split(/\s+/)[0], pkl().sha256);
   assert.match(out.stdout, /No such file/);
+});
+
+test('a gzip layer of many parallel-compressed members is pulled, unpacked and run by containerd', async () => {
+  const res = await kiln(
+    [
+      'bake',
+      'models:/weights@champion',
+      '--to',
+      `${regA.host}/ml/weights`,
+      '--base',
+      baseA.ref,
+      '--compression',
+      'gzip',
+    ],
+    { env },
+  );
+  assert.equal(res.code, 0, res.stderr);
+  const ref = res.stdout.trim();
+  await ctrd.pull(ref);
+  const out = await ctrd.run(ref, ['sha256sum', '/mnt/models/model.pkl']);
+  assert.equal(out.stdout.split(/\s+/)[0], weights.files.find((f) => f.path === 'model.pkl')?.sha256);
 });
