@@ -3,15 +3,15 @@
 // two recorded digests): one GET + one server-side apply, as `kiln rollback` does.
 //   node bench/rollback.ts [--n 50] [--cli 5]
 // --n rollbacks through the library (what `kiln serve` and the promote pipeline pay), then --cli
-// rollbacks as a fresh `node src/cli/main.ts rollback` process each (what a person at a terminal
-// pays: process start and module loading included). Target: under 1 s.
+// rollbacks as a fresh `node dist/cli/main.js rollback` process each, the compiled CLI users run
+// (what a person at a terminal pays: process start and module loading included). Target: under 1 s.
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { openKube } from '../src/kserve/client.ts';
 import { deployInferenceService, rollback } from '../src/kserve/deploy.ts';
 import { startKube } from '../test/rig/kube.ts';
-import { REPO_ROOT } from '../test/rig/proc.ts';
+import { REPO_ROOT, run } from '../test/rig/proc.ts';
 
 const { values } = parseArgs({
   options: { n: { type: 'string', default: '50' }, cli: { type: 'string', default: '5' } },
@@ -27,6 +27,7 @@ function summary(label: string, ms: number[]): string {
   return `${label}: n=${ms.length} p50=${f(at(0.5))} ms p95=${f(at(0.95))} ms max=${f(sorted.at(-1) ?? Number.NaN)} ms`;
 }
 
+await run('npx', ['--no-install', 'tsc', '-p', 'tsconfig.build.json'], { cwd: REPO_ROOT });
 const rig = await startKube();
 try {
   console.log(`kube rig up in ${rig.startupMs} ms`);
@@ -60,7 +61,7 @@ try {
     const code = await new Promise<number | null>((resolve) => {
       const p = spawn(
         process.execPath,
-        [join(REPO_ROOT, 'src/cli/main.ts'), 'rollback', `${ref.namespace}/${ref.name}`],
+        [join(REPO_ROOT, 'dist/cli/main.js'), 'rollback', `${ref.namespace}/${ref.name}`],
         {
           env,
           stdio: 'ignore',

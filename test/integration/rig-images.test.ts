@@ -15,8 +15,9 @@ import {
   pushSklearnRuntime,
   SKLEARN_RUNTIME_ENTRYPOINT,
 } from '../rig/images.ts';
-import { freePort, PYTHON, run, sleep, tempDir } from '../rig/proc.ts';
+import { freePort, PYTHON, run, tempDir } from '../rig/proc.ts';
 import { type RegistryRig, startRegistry } from '../rig/registry.ts';
+import { waitModelReady } from '../rig/serving.ts';
 
 // Trains a small classifier, pickles it with cloudpickle (as mlflow's cloudpickle format does) and
 // prints the instances and Python's own predictions for them.
@@ -86,7 +87,7 @@ describe('sklearn runtime image', () => {
       args: ['--model_dir=/mnt/models', `--http_port=${httpPort}`, `--grpc_port=${grpcPort}`],
     });
     const base = `http://127.0.0.1:${httpPort}`;
-    await waitReady(`${base}/v1/models/model`, server);
+    await waitModelReady(`${base}/v1/models/model`, server);
     const startSeconds = (Date.now() - started) / 1000;
     const res = await fetch(`${base}/v1/models/model:predict`, {
       method: 'POST',
@@ -140,24 +141,6 @@ describe('busybox multi-platform index', () => {
     }
   });
 });
-
-async function waitReady(url: string, c: RunningContainer, timeoutMs = 120_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let exited: number | undefined;
-  void c.exited.then((code) => {
-    exited = code;
-  });
-  while (Date.now() < deadline) {
-    if (exited !== undefined) throw new Error(`server exited ${exited}:\n${await c.logTail()}`);
-    const ok = await fetch(url, { signal: AbortSignal.timeout(2000) })
-      .then(async (r) => (await r.json()) as { ready?: boolean })
-      .then((b) => b.ready === true)
-      .catch(() => false);
-    if (ok) return;
-    await sleep(250);
-  }
-  throw new Error(`${url} not ready within ${timeoutMs} ms:\n${await c.logTail()}`);
-}
 
 async function processUid(containerd: ContainerdRig, id: string): Promise<number> {
   const { stdout } = await run('ctr', ['-a', containerd.socket, '-n', containerd.namespace, 'tasks', 'ls']);
