@@ -2,11 +2,12 @@
 // transaction, and a worker pool that runs at most `concurrency` promotions, one per model at a
 // time. Offers return as soon as the decision is committed; promotions start on a later tick, so
 // a webhook is answered before any work runs.
-import { describeCause, isKilnError } from '../errors.ts';
 import { type Logger, silentLogger } from '../log.ts';
 import type { Promoter } from '../pipeline/promote-types.ts';
 import { type Decision, decide, decisionWord, type Offer } from './coalesce.ts';
+import { GroupCommit } from './group-commit.ts';
 import type { KilnMetrics } from './kiln-metrics.ts';
+import { type Outcome, runPromotion } from './promotion-run.ts';
 import type { PromotionRow, PromotionSource, StateStore } from './state.ts';
 
 export interface QueueOptions {
@@ -46,6 +47,10 @@ export class PromotionQueue {
   #closing = false;
   #closed = false;
   #idleWaiters: Array<() => void> = [];
+  readonly #outcomes = new GroupCommit((o: Outcome[]) => this.#recordOutcomes(o));
+  readonly #deliveries = new GroupCommit((b: Array<{ deliveryId: string; offer: Offer }>) =>
+    this.#acceptBatch(b),
+  );
 
   constructor(options: QueueOptions) {
     this.#o = { log: silentLogger, nowMs: Date.now, ...options };
@@ -69,23 +74,32 @@ export class PromotionQueue {
     this.#kick();
   }
 
-  /** A webhook delivery: dedupe by delivery id and coalesce, atomically. Undefined = seen before. */
-  acceptDelivery(deliveryId: string, offer: Offer): OfferOutcome | undefined {
+  /**
+   * A webhook delivery: dedupe by delivery id and coalesce, atomically and durably (group
+   * commit with the other deliveries of this event-loop turn). Undefined = seen before.
+   */
+  acceptDelivery(deliveryId: string, offer: Offer): Promise<OfferOutcome | undefined> {
+    return this.#deliveries.submit({ deliveryId, offer });
+  }
+
+  #acceptBatch(batch: Array<{ deliveryId: string; offer: Offer }>): Array<OfferOutcome | undefined> {
     const { store } = this.#o;
-    const out = store.transaction(() => {
-      if (!store.recordDelivery(deliveryId, this.#o.nowMs(), offer.name, offer.version)) return undefined;
-      const o = this.#apply({ ...offer, source: 'webhook', deliveryId });
-      store.setDeliveryDecision(deliveryId, o.word);
-      return o;
-    });
-    if (out) this.#after(out, offer);
-    return out;
+    const outs = store.transaction(() =>
+      batch.map(({ deliveryId, offer }) => {
+        if (store.seenDelivery(deliveryId)) return undefined;
+        const o = this.#apply({ ...offer, source: 'webhook', deliveryId });
+        store.recordDelivery(deliveryId, this.#o.nowMs(), offer.name, offer.version, o.word);
+        return o;
+      }),
+    );
+    for (const [i, out] of outs.entries()) if (out) this.#after(out, batch[i]!.offer, 'webhook');
+    return outs;
   }
 
   /** An alias read by the reconciler. */
   offer(offer: QueuedOffer): OfferOutcome {
     const out = this.#o.store.transaction(() => this.#apply(offer));
-    this.#after(out, offer);
+    this.#after(out, offer, offer.source);
     return out;
   }
 
@@ -123,17 +137,19 @@ export class PromotionQueue {
     if (decision.action === 'drop-queued') store.supersede(decision.drop, now);
     if (decision.action === 'enqueue') {
       if (decision.drop !== undefined) store.supersede(decision.drop, now);
-      promotionId = store.insertQueued({ ...offer, deliveryId: offer.deliveryId, nowMs: now }).id;
+      promotionId = store.insertQueued({ ...offer, deliveryId: offer.deliveryId, nowMs: now });
       if (decision.drop !== undefined) store.linkSuperseded(decision.drop, promotionId);
     }
     return { decision, word: decisionWord(decision), promotionId };
   }
 
-  #after(out: OfferOutcome, offer: Offer): void {
+  #after(out: OfferOutcome, offer: Offer, source: PromotionSource): void {
     const d = out.decision;
     const dropped = d.action === 'drop-queued' ? d.drop : d.action === 'enqueue' ? d.drop : undefined;
     if (dropped !== undefined) this.#o.metrics.promotions.inc({ result: 'superseded' });
-    const level = out.promotionId !== undefined || dropped !== undefined ? 'info' : 'debug';
+    // The webhook handler logs its deliveries; the reconciler's changes are logged here.
+    const level =
+      source === 'reconcile' && (out.promotionId !== undefined || dropped !== undefined) ? 'info' : 'debug';
     this.#o.log[level](`offer ${offer.name}/${offer.version}: ${out.word}`, {
       model: offer.name,
       version: offer.version,
@@ -150,10 +166,9 @@ export class PromotionQueue {
     this.#kickScheduled = true;
     setImmediate(() => {
       this.#kickScheduled = false;
-      while (!this.#closing && this.#running.size < this.#o.concurrency) {
-        const row = this.#o.store.claimNext(this.#o.nowMs());
-        if (!row) break;
-        this.#run(row);
+      const free = this.#o.concurrency - this.#running.size;
+      if (!this.#closing && free > 0) {
+        for (const row of this.#o.store.claim(free, this.#o.nowMs())) this.#run(row);
       }
       this.#notifyIdle();
     });
@@ -161,59 +176,39 @@ export class PromotionQueue {
 
   #run(row: PromotionRow): void {
     const abort = new AbortController();
-    const { store, metrics, log } = this.#o;
-    const t0 = performance.now();
-    log.info(`promoting ${row.name}/${row.version}`, {
-      model: row.name,
-      version: row.version,
-      promotion: row.id,
-      attempt: row.attempts,
-    });
     const entry: Running = { row, abort, done: Promise.resolve() };
     this.#running.set(row.id, entry);
-    entry.done = (async () => {
-      try {
-        const r = await this.#o.promoter({ name: row.name, version: row.version, signal: abort.signal });
-        const seconds = (performance.now() - t0) / 1000;
-        if (this.#closed) return; // the store may be closed: the next start resumes it
-        store.succeed(row.id, r, this.#o.nowMs());
-        metrics.promotions.inc({ result: 'succeeded' });
-        metrics.duration.observe(seconds);
-        metrics.bytesPushed.inc({}, r.bytesPushed);
-        log.info(`promoted ${row.name}/${row.version}: ${r.reference}`, {
-          model: row.name,
-          version: row.version,
-          promotion: row.id,
-          digest: r.digest,
-          reference: r.reference,
-          signed: r.signed,
-          deployedTo: r.deployedTo,
-          reused: r.reused,
-          bytesPushed: r.bytesPushed,
-          seconds,
-        });
-      } catch (e) {
-        const seconds = (performance.now() - t0) / 1000;
-        // Aborted by shutdown: not a failure; it stays "running" and is resumed at the next start.
-        if (this.#closed || abort.signal.aborted) return;
-        const error = isKilnError(e) ? `${e.code}: ${e.message}` : describeCause(e);
-        store.fail(row.id, error, this.#o.nowMs());
-        metrics.promotions.inc({ result: 'failed' });
-        metrics.duration.observe(seconds);
-        log.error(`promotion of ${row.name}/${row.version} failed`, {
-          model: row.name,
-          version: row.version,
-          promotion: row.id,
-          error,
-          hint: isKilnError(e) ? e.hint : undefined,
-          seconds,
-        });
-      } finally {
+    entry.done = runPromotion(this.#o.promoter, row, abort.signal, this.#o.log)
+      // the store may be closed once stopped: what is unrecorded is resumed at the next start
+      .then((outcome) =>
+        this.#closed || outcome.kind === 'aborted' ? undefined : this.#outcomes.submit(outcome),
+      )
+      .catch((e: unknown) => this.#o.log.error('recording a promotion outcome failed', { error: String(e) }))
+      .finally(() => {
         this.#running.delete(row.id);
         this.#kick();
         this.#notifyIdle();
+      });
+  }
+
+  /** Outcomes that end in the same turn are recorded in one commit. */
+  #recordOutcomes(outcomes: Outcome[]): undefined[] {
+    const { store, metrics } = this.#o;
+    if (this.#closed) return outcomes.map(() => undefined); // the store is (being) closed
+    const now = this.#o.nowMs();
+    store.transaction(() => {
+      for (const o of outcomes) {
+        if (o.kind === 'succeeded') store.succeed(o.row.id, o.result, now);
+        if (o.kind === 'failed') store.fail(o.row.id, o.error, now);
       }
-    })();
+    });
+    for (const o of outcomes) {
+      if (o.kind === 'aborted') continue;
+      metrics.promotions.inc({ result: o.kind });
+      metrics.duration.observe(o.seconds);
+      if (o.kind === 'succeeded') metrics.bytesPushed.inc({}, o.result.bytesPushed);
+    }
+    return outcomes.map(() => undefined);
   }
 
   #isIdle(): boolean {

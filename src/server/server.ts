@@ -7,6 +7,7 @@ import { KilnError } from '../errors.ts';
 import { type Logger, silentLogger } from '../log.ts';
 import { MlflowClient, type MlflowOptions } from '../mlflow/index.ts';
 import type { Promoter } from '../pipeline/promote-types.ts';
+import { startCheckpointer } from './checkpointer.ts';
 import { listen } from './http.ts';
 import { type KilnMetrics, kilnMetrics } from './kiln-metrics.ts';
 import { lockStateDir } from './lock.ts';
@@ -48,11 +49,14 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const unlock = lockStateDir(server.stateDir);
   let store: StateStore;
   try {
-    store = StateStore.open(server.stateDir);
+    store = StateStore.open(server.stateDir, { walAutocheckpoint: 20_000 });
   } catch (e) {
     unlock();
     throw e;
   }
+  const checkpointer = startCheckpointer(store.path, 250, (error) =>
+    log.warn('WAL checkpoint failed (retried)', { error }),
+  );
   const queueRef: { q?: PromotionQueue } = {};
   const metrics = kilnMetrics({
     queueDepth: () => (store.isOpen ? store.counts().queued : 0),
@@ -107,6 +111,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     });
   } catch (e) {
     await queue.stop(0);
+    await checkpointer.stop();
     store.close();
     unlock();
     throw new KilnError('LISTEN_FAILED', `cannot listen on ${address.host}:${address.port}: ${String(e)}`, {
@@ -132,6 +137,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       reconciler.stop();
       const { unfinished } = await queue.stop(opts.drainMs ?? 30_000);
       if (unfinished > 0) log.warn(`${unfinished} promotion(s) still running: resumed at the next start`);
+      await checkpointer.stop();
       store.close();
       unlock();
       log.info('kiln serve stopped');

@@ -29,14 +29,20 @@ export interface PromotionRow {
   supersededBy: number | undefined;
 }
 
+/** A promotion as the coalescing rules see it. */
+export interface PromotionRef {
+  id: number;
+  version: string;
+}
+
 /** What the coalescing rules look at for one model (queue.ts `decide`). */
 export interface ModelState {
   /** The newest alias event seen for the model (µs); older deliveries are out of date. */
   lastEventAtUs: number | undefined;
-  queued: PromotionRow | undefined;
-  running: PromotionRow | undefined;
+  queued: PromotionRef | undefined;
+  running: PromotionRef | undefined;
   /** The most recent successful promotion: what the model serves now, as far as kiln knows. */
-  deployed: PromotionRow | undefined;
+  deployed: PromotionRef | undefined;
 }
 
 export type Row = Record<string, string | number | null>;

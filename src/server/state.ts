@@ -11,6 +11,7 @@ import { SCHEMA } from './state-schema.ts';
 import {
   fromRow,
   type ModelState,
+  type PromotionRef,
   type PromotionRow,
   type PromotionSource,
   type Row,
@@ -29,18 +30,31 @@ export interface FinishedPromotion {
   bytesPushed: number;
 }
 
+export interface StoreOptions {
+  readOnly?: boolean;
+  /**
+   * WAL pages before a commit checkpoints by itself (SQLite default 1000). kiln serve raises it
+   * and checkpoints from a worker thread instead (checkpointer.ts); the limit stays as a backstop.
+   */
+  walAutocheckpoint?: number;
+}
+
 export class StateStore {
   readonly path: string;
   readonly #db: DatabaseSync;
   /** Prepared once: the webhook path runs a handful of statements per delivery. */
   readonly #stmts = new Map<string, StatementSync>();
 
-  constructor(path: string, readOnly = false) {
+  constructor(path: string, opts: StoreOptions = {}) {
     this.path = path;
+    const readOnly = opts.readOnly ?? false;
     try {
       this.#db = new DatabaseSync(path, { readOnly });
       this.#db.exec('PRAGMA busy_timeout = 5000');
       if (!readOnly) this.#db.exec(SCHEMA);
+      if (opts.walAutocheckpoint !== undefined) {
+        this.#db.exec(`PRAGMA wal_autocheckpoint = ${Math.floor(opts.walAutocheckpoint)}`);
+      }
     } catch (e) {
       throw new KilnError(
         'STATE_OPEN_FAILED',
@@ -54,9 +68,9 @@ export class StateStore {
   }
 
   /** Open (creating) `<stateDir>/kiln-state.db`. */
-  static open(stateDir: string): StateStore {
+  static open(stateDir: string, opts: StoreOptions = {}): StateStore {
     mkdirSync(stateDir, { recursive: true });
-    return new StateStore(join(stateDir, STATE_FILE));
+    return new StateStore(join(stateDir, STATE_FILE), opts);
   }
 
   get isOpen(): boolean {
@@ -65,6 +79,7 @@ export class StateStore {
 
   /** BEGIN IMMEDIATE: the whole decision (dedupe + coalesce + enqueue) commits or none of it does. */
   transaction<T>(fn: () => T): T {
+    if (this.#db.isTransaction) return fn(); // nested: part of the enclosing transaction
     this.#db.exec('BEGIN IMMEDIATE');
     try {
       const out = fn();
@@ -76,20 +91,21 @@ export class StateStore {
     }
   }
 
-  /** Record a delivery id; false when it was seen before (MLflow retries with the same id). */
-  recordDelivery(id: string, receivedAtMs: number, name: string, version: string): boolean {
+  seenDelivery(id: string): boolean {
+    return this.#prepare('SELECT 1 FROM deliveries WHERE id = ?').get(id) !== undefined;
+  }
+
+  /** Record a delivery id and what was decided for it; false when it was seen before. */
+  recordDelivery(id: string, receivedAtMs: number, name: string, version: string, decision: string): boolean {
     const r = this.#run(
-      'INSERT OR IGNORE INTO deliveries (id, received_at, name, version) VALUES (?, ?, ?, ?)',
+      'INSERT OR IGNORE INTO deliveries (id, received_at, name, version, decision) VALUES (?, ?, ?, ?, ?)',
       id,
       receivedAtMs,
       name,
       version,
+      decision,
     );
     return r.changes === 1;
-  }
-
-  setDeliveryDecision(id: string, decision: string): void {
-    this.#run('UPDATE deliveries SET decision = ? WHERE id = ?', decision, id);
   }
 
   /** Ids older than this can go: a replay of them is refused as stale before dedupe is asked. */
@@ -97,27 +113,33 @@ export class StateStore {
     return Number(this.#run('DELETE FROM deliveries WHERE received_at < ?', beforeMs).changes);
   }
 
+  /** Three indexed lookups: the webhook path runs this once per delivery. */
   modelState(name: string): ModelState {
-    const ev = this.#prepare('SELECT last_event_us FROM models WHERE name = ?').get(name) as
-      | { last_event_us: number }
+    const m = this.#prepare(
+      'SELECT last_event_us, deployed_id, deployed_version FROM models WHERE name = ?',
+    ).get(name) as
+      | { last_event_us: number; deployed_id: number | null; deployed_version: string | null }
       | undefined;
-    const one = (sql: string) => {
-      const row = this.#prepare(sql).get(name) as Row | undefined;
-      return row ? fromRow(row) : undefined;
-    };
+    const ref = (sql: string) => this.#prepare(sql).get(name) as PromotionRef | undefined;
     return {
-      lastEventAtUs: ev?.last_event_us,
-      queued: one("SELECT * FROM promotions WHERE name = ? AND status = 'queued'"),
-      running: one("SELECT * FROM promotions WHERE name = ? AND status = 'running'"),
-      deployed: one(
-        "SELECT * FROM promotions WHERE name = ? AND status = 'succeeded' ORDER BY finished_at DESC, id DESC LIMIT 1",
+      lastEventAtUs: m?.last_event_us,
+      queued: ref(
+        "SELECT id, version FROM promotions INDEXED BY one_queued_per_model WHERE name = ? AND status = 'queued'",
       ),
+      running: ref(
+        "SELECT id, version FROM promotions INDEXED BY one_running_per_model WHERE name = ? AND status = 'running'",
+      ),
+      deployed:
+        m?.deployed_id == null || m.deployed_version == null
+          ? undefined
+          : { id: m.deployed_id, version: m.deployed_version },
     };
   }
 
   setLastEventAt(name: string, eventAtUs: number): void {
     this.#run(
-      'INSERT INTO models (name, last_event_us) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET last_event_us = max(last_event_us, excluded.last_event_us)',
+      `INSERT INTO models (name, last_event_us) VALUES (?, ?)
+       ON CONFLICT(name) DO UPDATE SET last_event_us = max(last_event_us, excluded.last_event_us)`,
       name,
       eventAtUs,
     );
@@ -130,7 +152,7 @@ export class StateStore {
     deliveryId: string | undefined;
     eventAtUs: number;
     nowMs: number;
-  }): PromotionRow {
+  }): number {
     const r = this.#run(
       "INSERT INTO promotions (name, version, status, source, delivery_id, event_us, queued_at) VALUES (?, ?, 'queued', ?, ?, ?, ?)",
       p.name,
@@ -140,7 +162,7 @@ export class StateStore {
       p.eventAtUs,
       p.nowMs,
     );
-    return this.get(Number(r.lastInsertRowid)) as PromotionRow;
+    return Number(r.lastInsertRowid);
   }
 
   /** A queued promotion replaced by a newer version before it started (frees the queued slot first). */
@@ -156,27 +178,35 @@ export class StateStore {
     this.#run('UPDATE promotions SET superseded_by = ? WHERE id = ?', byId, id);
   }
 
-  /** The oldest queued promotion of a model with nothing running (per-model serialization), now running. */
-  claimNext(nowMs: number): PromotionRow | undefined {
+  /**
+   * Up to `limit` queued promotions of models with nothing running (per-model serialization),
+   * oldest first, marked running in one transaction.
+   */
+  claim(limit: number, nowMs: number): PromotionRow[] {
     return this.transaction(() => {
-      const row = this.#prepare(
-        `SELECT id FROM promotions p WHERE status = 'queued' AND NOT EXISTS
-             (SELECT 1 FROM promotions r WHERE r.name = p.name AND r.status = 'running')
-           ORDER BY id LIMIT 1`,
-      ).get() as { id: number } | undefined;
-      if (!row) return undefined;
-      this.#run(
-        "UPDATE promotions SET status = 'running', started_at = ?, attempts = attempts + 1 WHERE id = ?",
-        nowMs,
-        row.id,
-      );
-      return this.get(row.id);
+      const ids = this.#prepare(
+        // INDEXED BY: without it SQLite may walk the whole table in id order to skip a sort of
+        // a few rows; the partial indexes hold only the queued / running ones.
+        `SELECT id FROM promotions p INDEXED BY one_queued_per_model WHERE status = 'queued' AND NOT EXISTS
+           (SELECT 1 FROM promotions r INDEXED BY one_running_per_model WHERE r.name = p.name AND r.status = 'running')
+         ORDER BY id LIMIT ?`,
+      ).all(limit) as Array<{ id: number }>;
+      return ids.map(({ id }) => {
+        this.#run(
+          "UPDATE promotions SET status = 'running', started_at = ?, attempts = attempts + 1 WHERE id = ?",
+          nowMs,
+          id,
+        );
+        return this.get(id) as PromotionRow;
+      });
     });
   }
 
   /** Promotions a previous process was running when it died: they are resumed, not lost. */
   interrupted(): PromotionRow[] {
-    return this.#all("SELECT * FROM promotions WHERE status = 'running' ORDER BY id");
+    return this.#all(
+      "SELECT * FROM promotions INDEXED BY one_running_per_model WHERE status = 'running' ORDER BY id",
+    );
   }
 
   resume(id: number, nowMs: number): PromotionRow {
@@ -185,18 +215,26 @@ export class StateStore {
   }
 
   succeed(id: number, r: FinishedPromotion, nowMs: number): void {
-    this.#run(
-      `UPDATE promotions SET status = 'succeeded', finished_at = ?, digest = ?, reference = ?, signed = ?,
-         deployed_to = ?, reused = ?, bytes_pushed = ?, error = NULL WHERE id = ? AND status = 'running'`,
-      nowMs,
-      r.digest,
-      r.reference,
-      r.signed ? 1 : 0,
-      r.deployedTo ?? null,
-      r.reused ? 1 : 0,
-      r.bytesPushed,
-      id,
-    );
+    this.transaction(() => {
+      const done = this.#run(
+        `UPDATE promotions SET status = 'succeeded', finished_at = ?, digest = ?, reference = ?, signed = ?,
+           deployed_to = ?, reused = ?, bytes_pushed = ?, error = NULL WHERE id = ? AND status = 'running'`,
+        nowMs,
+        r.digest,
+        r.reference,
+        r.signed ? 1 : 0,
+        r.deployedTo ?? null,
+        r.reused ? 1 : 0,
+        r.bytesPushed,
+        id,
+      );
+      if (done.changes !== 1) return;
+      this.#run(
+        `INSERT INTO models (name, deployed_id, deployed_version) SELECT name, id, version FROM promotions WHERE id = ?
+         ON CONFLICT(name) DO UPDATE SET deployed_id = excluded.deployed_id, deployed_version = excluded.deployed_version`,
+        id,
+      );
+    });
   }
 
   fail(id: number, error: string, nowMs: number): void {
@@ -219,11 +257,15 @@ export class StateStore {
   }
 
   counts(): { queued: number; running: number } {
-    const rows = this.#prepare(
-      "SELECT status, count(*) AS n FROM promotions WHERE status IN ('queued', 'running') GROUP BY status",
-    ).all() as Array<{ status: string; n: number }>;
-    const n = (s: string) => rows.find((r) => r.status === s)?.n ?? 0;
-    return { queued: n('queued'), running: n('running') };
+    const n = (sql: string) => (this.#prepare(sql).get() as { n: number }).n;
+    return {
+      queued: n(
+        "SELECT count(*) AS n FROM promotions INDEXED BY one_queued_per_model WHERE status = 'queued'",
+      ),
+      running: n(
+        "SELECT count(*) AS n FROM promotions INDEXED BY one_running_per_model WHERE status = 'running'",
+      ),
+    };
   }
 
   close(): void {

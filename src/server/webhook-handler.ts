@@ -69,7 +69,7 @@ export function webhookHandler(deps: WebhookDeps): (req: Request) => Promise<Res
       log.warn(`webhook refused: ${message}`, { verdict: 'unwatched', delivery, model: event.name });
       return answer('unwatched', 422, { error: 'unwatched', message });
     }
-    const out = deps.queue.acceptDelivery(delivery, {
+    const out = await deps.queue.acceptDelivery(delivery, {
       name: event.name,
       version: event.version,
       eventAtUs: event.eventAtUs,

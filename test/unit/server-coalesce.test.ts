@@ -1,33 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { decide } from '../../src/server/coalesce.ts';
-import type { ModelState, PromotionRow, PromotionStatus } from '../../src/server/state-types.ts';
+import type { ModelState, PromotionRef } from '../../src/server/state-types.ts';
 
 // The coalescing rules as a table: what a new alias observation does to a model's state.
 
 let nextId = 1;
-function row(version: string, status: PromotionStatus): PromotionRow {
-  return {
-    id: nextId++,
-    name: 'm',
-    version,
-    status,
-    source: 'webhook',
-    deliveryId: undefined,
-    eventAtUs: 0,
-    queuedAt: 0,
-    startedAt: undefined,
-    finishedAt: undefined,
-    attempts: 0,
-    digest: undefined,
-    reference: undefined,
-    signed: undefined,
-    deployedTo: undefined,
-    reused: undefined,
-    bytesPushed: undefined,
-    error: undefined,
-    supersededBy: undefined,
-  };
+function row(version: string, _status: 'queued' | 'running' | 'succeeded'): PromotionRef {
+  return { id: nextId++, version };
 }
 const state = (s: Partial<ModelState> = {}): ModelState => ({
   lastEventAtUs: undefined,

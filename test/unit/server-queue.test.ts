@@ -83,12 +83,36 @@ const at = () => {
 describe('promotion queue', () => {
   test('a delivery id is accepted once, also after the store is reopened', async () => {
     const a = await setup();
-    assert.equal(a.queue.acceptDelivery('d-1', { name: 'm', version: '1', eventAtUs: at() })?.word, 'queued');
-    assert.equal(a.queue.acceptDelivery('d-1', { name: 'm', version: '1', eventAtUs: at() }), undefined);
+    assert.equal(
+      (await a.queue.acceptDelivery('d-1', { name: 'm', version: '1', eventAtUs: at() }))?.word,
+      'queued',
+    );
+    assert.equal(
+      await a.queue.acceptDelivery('d-1', { name: 'm', version: '1', eventAtUs: at() }),
+      undefined,
+    );
     a.store.close();
     const b = await setup(2, a.dir);
-    assert.equal(b.queue.acceptDelivery('d-1', { name: 'm', version: '1', eventAtUs: at() }), undefined);
+    assert.equal(
+      await b.queue.acceptDelivery('d-1', { name: 'm', version: '1', eventAtUs: at() }),
+      undefined,
+    );
     b.store.close();
+  });
+
+  test('the same delivery arriving twice at once (one group commit) is accepted once', async () => {
+    const q = await setup();
+    const offer = { name: 'm', version: '1', eventAtUs: at() };
+    const outs = await Promise.all([
+      q.queue.acceptDelivery('d-x', offer),
+      q.queue.acceptDelivery('d-x', offer),
+    ]);
+    assert.deepEqual(
+      outs.map((o) => o?.word),
+      ['queued', undefined],
+    );
+    assert.equal(q.store.counts().queued, 1);
+    q.store.close();
   });
 
   test('a burst while one promotion runs: the running one finishes, only the newest queued one runs next', async () => {
@@ -195,9 +219,9 @@ describe('promotion queue', () => {
     const q = await setup();
     q.queue.start();
     const late = at();
-    q.queue.acceptDelivery('new', { name: 'm', version: '9', eventAtUs: at() });
+    await q.queue.acceptDelivery('new', { name: 'm', version: '9', eventAtUs: at() });
     assert.equal(
-      q.queue.acceptDelivery('old', { name: 'm', version: '8', eventAtUs: late })?.word,
+      (await q.queue.acceptDelivery('old', { name: 'm', version: '8', eventAtUs: late }))?.word,
       'outdated',
     );
     await q.callCount(1);

@@ -33,7 +33,7 @@ export const registerHistory: RegisterCommand = (program, io) =>
             hint: 'run it where kiln serve runs, with the same kiln.yaml (server.stateDir)',
           });
         }
-        const store = new StateStore(file, true);
+        const store = new StateStore(file, { readOnly: true });
         let rows: PromotionRow[];
         try {
           rows = store.history(name, limit);
