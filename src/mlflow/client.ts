@@ -69,8 +69,14 @@ export class MlflowClient {
     return u;
   }
 
-  async getJson(path: string, query: Record<string, string>, what: string): Promise<unknown> {
-    return this.#json('GET', this.url(path, query), undefined, what);
+  /** `signal` stops retries and the request (kiln serve's reconciler on shutdown). */
+  async getJson(
+    path: string,
+    query: Record<string, string>,
+    what: string,
+    signal?: AbortSignal | undefined,
+  ): Promise<unknown> {
+    return this.#json('GET', this.url(path, query), undefined, what, signal);
   }
 
   async postJson(path: string, body: unknown, what: string): Promise<unknown> {
@@ -90,11 +96,17 @@ export class MlflowClient {
     throw mlflowHttpError(ctx, status, await readText(res).catch(() => ''));
   }
 
-  async #json(method: 'GET' | 'POST' | 'DELETE', url: URL, body: Buffer | undefined, what: string) {
+  async #json(
+    method: 'GET' | 'POST' | 'DELETE',
+    url: URL,
+    body: Buffer | undefined,
+    what: string,
+    signal?: AbortSignal | undefined,
+  ) {
     const ctx = { what, method, url: url.href };
     const headers: Record<string, string> = { accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
-    const { res, text } = await this.#exchange(ctx, url, method, headers, body, undefined, true);
+    const { res, text } = await this.#exchange(ctx, url, method, headers, body, signal, true);
     const status = res.statusCode ?? 0;
     if (status < 200 || status >= 300) throw mlflowHttpError(ctx, status, text);
     try {

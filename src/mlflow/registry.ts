@@ -30,9 +30,10 @@ export async function getModelVersionByAlias(
   client: MlflowClient,
   name: string,
   alias: string,
+  signal?: AbortSignal | undefined,
 ): Promise<ModelVersionInfo> {
   const what = `get alias ${name}@${alias}`;
-  const data = await client.getJson(`${API}registered-models/alias`, { name, alias }, what);
+  const data = await client.getJson(`${API}registered-models/alias`, { name, alias }, what, signal);
   return toModelVersionInfo(parseJson(ModelVersionResponse, data, ctx(client, what)).model_version, alias);
 }
 

@@ -191,17 +191,24 @@ export class PromotionQueue {
       });
   }
 
-  /** Outcomes that end in the same turn are recorded in one commit. */
+  /**
+   * Outcomes that end in the same turn are recorded in one commit, which also claims the
+   * promotions that may start in their place (one commit per cycle instead of two).
+   */
   #recordOutcomes(outcomes: Outcome[]): undefined[] {
     const { store, metrics } = this.#o;
     if (this.#closed) return outcomes.map(() => undefined); // the store is (being) closed
     const now = this.#o.nowMs();
-    store.transaction(() => {
+    const ending = new Set(outcomes.map((o) => o.row.id));
+    const free = this.#o.concurrency - [...this.#running.keys()].filter((id) => !ending.has(id)).length;
+    const next = store.transaction(() => {
       for (const o of outcomes) {
         if (o.kind === 'succeeded') store.succeed(o.row.id, o.result, now);
         if (o.kind === 'failed') store.fail(o.row.id, o.error, now);
       }
+      return this.#closing || free <= 0 ? [] : store.claim(free, now);
     });
+    for (const row of next) this.#run(row);
     for (const o of outcomes) {
       if (o.kind === 'aborted') continue;
       metrics.promotions.inc({ result: o.kind });

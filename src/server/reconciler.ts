@@ -46,6 +46,8 @@ export class Reconciler {
   readonly #log: Logger;
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
+  /** Aborts in-flight reads on stop: a black-holed MLflow must not hold up shutdown. */
+  readonly #abort = new AbortController();
 
   constructor(options: ReconcilerOptions) {
     this.#o = options;
@@ -64,6 +66,7 @@ export class Reconciler {
   stop(): void {
     this.#stopped = true;
     clearTimeout(this.#timer);
+    this.#abort.abort(new Error('kiln serve is stopping'));
   }
 
   async runOnce(): Promise<ReconcileReport> {
@@ -92,7 +95,7 @@ export class Reconciler {
     const base = { name: m.name, alias: m.alias };
     const startedUs = (this.#o.nowUs ?? wallMicros)();
     try {
-      const mv = await getModelVersionByAlias(this.#o.client, m.name, m.alias);
+      const mv = await getModelVersionByAlias(this.#o.client, m.name, m.alias, this.#abort.signal);
       if (this.#stopped) return { report: base, unreachable: false };
       const out = this.#o.queue.offer({
         name: m.name,
@@ -102,6 +105,7 @@ export class Reconciler {
       });
       return { report: { ...base, version: mv.version, decision: out.word }, unreachable: false };
     } catch (e) {
+      if (this.#stopped) return { report: base, unreachable: false };
       const status = isKilnError(e) ? (e.details['status'] as number | undefined) : undefined;
       // An HTTP answer below 500 means MLflow is up: the alias or model is simply not there (yet).
       const unreachable = status === undefined || status >= 500;

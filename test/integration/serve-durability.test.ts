@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
+import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { KILN_MAIN, kiln, kilnEnv } from '../rig/cli.ts';
@@ -19,6 +20,8 @@ let port: number;
 let env: NodeJS.ProcessEnv;
 let promoterLog: string;
 const services: Service[] = [];
+let blackHole: Server;
+const sockets = new Set<Socket>();
 
 before(async () => {
   dir = await tempDir('serve-durable');
@@ -36,16 +39,21 @@ before(async () => {
       '',
     ].join('\n'),
   );
+  // An "MLflow" that accepts connections and never answers: the reconciler's reads hang (this
+  // test does not need them), and shutdown must not wait for them.
+  blackHole = createServer((socket) => sockets.add(socket));
+  await new Promise<void>((r) => blackHole.listen(0, '127.0.0.1', r));
   env = kilnEnv({
     KILN_WEBHOOK_SECRET: SECRET,
-    // nothing listens there: the reconciler fails, which this test does not need
-    MLFLOW_TRACKING_URI: `http://127.0.0.1:${await freePort()}`,
+    MLFLOW_TRACKING_URI: `http://127.0.0.1:${(blackHole.address() as AddressInfo).port}`,
     KILN_TEST_PROMOTER_LOG: promoterLog,
   });
 });
 
 after(async () => {
   for (const s of services) await s.stop();
+  for (const socket of sockets) socket.destroy();
+  blackHole?.close();
   await dir?.remove();
 });
 
@@ -139,11 +147,14 @@ describe('kiln serve survives kill -9', () => {
     assert.match(res.stderr, /another kiln serve \(pid \d+\) is using/);
   });
 
-  test('SIGTERM stops it cleanly: exit 0, JSON logs, the lock released', async () => {
+  test('SIGTERM stops it promptly (MLflow hanging) and cleanly: exit 0, JSON logs, the lock released', async () => {
     const s = services.at(-1)!;
     const exited = new Promise<number | null>((r) => s.proc.once('exit', (code) => r(code)));
+    const t0 = performance.now();
     s.proc.kill('SIGTERM');
     assert.equal(await exited, 0);
+    const ms = performance.now() - t0;
+    assert.ok(ms < 5000, `exit took ${ms} ms`);
     const log = readFileSync(s.logFile, 'utf8').trim().split('\n');
     const entries = log.map((l) => JSON.parse(l) as { level: string; msg: string; time: string });
     assert.ok(entries.every((e) => typeof e.time === 'string' && typeof e.level === 'string'));

@@ -6,6 +6,7 @@ import { type Logger, streamLogger } from '../../log.ts';
 import { MlflowClient, mlflowOptionsFromEnv } from '../../mlflow/index.ts';
 import type { Promoter } from '../../pipeline/promote-types.ts';
 import { jobPromoter } from '../../server/executor-job.ts';
+import { lineBuffer } from '../../server/line-buffer.ts';
 import { inlinePromoter, loadPromoterModule } from '../../server/promoters.ts';
 import { startServer } from '../../server/server.ts';
 import { WEBHOOK_PATH } from '../../server/webhook-handler.ts';
@@ -63,7 +64,12 @@ export const registerServe: RegisterCommand = (program, io) =>
           });
         }
         const executor = flags.executor ?? config.server.executor;
-        const log = streamLogger({ level: flags.verbose ? 'debug' : 'info', json: true, write: io.stderr });
+        const stderr = lineBuffer(io.stderr);
+        const log = streamLogger({
+          level: flags.verbose ? 'debug' : 'info',
+          json: true,
+          write: stderr.write,
+        });
         const mlflow = mlflowOptionsFromEnv(io.env, config.mlflow);
         const promoter = await choosePromoter(config, flags, executor, io.env, io.cwd, log);
         const server = await startServer({
@@ -87,6 +93,7 @@ export const registerServe: RegisterCommand = (program, io) =>
         });
         log.info(`received ${signal}`);
         await server.stop();
+        stderr.flush();
       }),
     );
 
