@@ -1,13 +1,10 @@
 import type { Command } from 'commander';
+import type { Kube } from '../../kserve/client.ts';
 import { abortRollout, promoteRollout, type RolloutResult } from '../../kserve/deploy.ts';
-import { openTarget } from '../../kserve/target.ts';
+import type { IsvcRef } from '../../kserve/types.ts';
 import { action, type CliContext, type CliIO } from '../context.ts';
+import { kubeOptions, openIsvc } from './kube-flags.ts';
 import type { RegisterCommand } from './types.ts';
-
-interface TargetFlags {
-  context?: string;
-  namespace?: string;
-}
 
 export const registerRollout: RegisterCommand = (program, io) => {
   const rollout = program.command('rollout').description('move a canary forward or back');
@@ -33,31 +30,14 @@ function step(
   io: CliIO,
   name: string,
   description: string,
-  run: (
-    kube: Awaited<ReturnType<typeof openTarget>>['kube'],
-    ref: Awaited<ReturnType<typeof openTarget>>['ref'],
-    ctx: CliContext,
-  ) => Promise<RolloutResult>,
+  run: (kube: Kube, ref: IsvcRef, ctx: CliContext) => Promise<RolloutResult>,
 ): void {
-  parent
-    .command(name)
-    .description(description)
-    .argument('<isvc>', 'NAMESPACE/NAME (or NAME with --namespace)')
-    .option('--context <name>', 'kubeconfig context (default: kube.context, then current-context)')
-    .option('--namespace <ns>', 'namespace when <isvc> has none (default: kube.namespace, then the context)')
-    .action(
-      action(io, async (ctx, cmd) => {
-        const flags = cmd.opts<TargetFlags>();
-        const { kube, ref } = await openTarget({
-          isvc: cmd.args[0] as string,
-          namespace: flags.namespace,
-          context: flags.context,
-          config: ctx.config.kube,
-          env: io.env,
-        });
-        const out = await run(kube, ref, ctx);
-        const traffic = out.canaryPercent === undefined ? '100%' : `${out.canaryPercent}%`;
-        ctx.result(`${out.image} ${traffic}`, { ...out });
-      }),
-    );
+  kubeOptions(parent.command(name).description(description)).action(
+    action(io, async (ctx, cmd) => {
+      const { kube, ref } = await openIsvc(ctx, cmd, io);
+      const out = await run(kube, ref, ctx);
+      const traffic = out.canaryPercent === undefined ? '100%' : `${out.canaryPercent}%`;
+      ctx.result(`${out.image} ${traffic}`, { ...out });
+    }),
+  );
 }

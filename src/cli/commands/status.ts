@@ -1,35 +1,21 @@
 import { shortDigest } from '../../kserve/reference.ts';
 import { getStatus, type StatusReport } from '../../kserve/status.ts';
-import { openTarget } from '../../kserve/target.ts';
 import { action } from '../context.ts';
+import { kubeOptions, openIsvc } from './kube-flags.ts';
 import type { RegisterCommand } from './types.ts';
 
-interface StatusFlags {
-  context?: string;
-  namespace?: string;
-}
-
 export const registerStatus: RegisterCommand = (program, io) =>
-  program
-    .command('status')
-    .description('which digest serves what share of traffic, and which MLflow version each is')
-    .argument('<isvc>', 'NAMESPACE/NAME (or NAME with --namespace)')
-    .option('--context <name>', 'kubeconfig context (default: kube.context, then current-context)')
-    .option('--namespace <ns>', 'namespace when <isvc> has none (default: kube.namespace, then the context)')
-    .action(
-      action(io, async (ctx, cmd) => {
-        const flags = cmd.opts<StatusFlags>();
-        const { kube, ref } = await openTarget({
-          isvc: cmd.args[0] as string,
-          namespace: flags.namespace,
-          context: flags.context,
-          config: ctx.config.kube,
-          env: io.env,
-        });
-        const report = await getStatus(kube, ref);
-        ctx.result(formatStatus(report), { ...report });
-      }),
-    );
+  kubeOptions(
+    program
+      .command('status')
+      .description('which digest serves what share of traffic, and which MLflow version each is'),
+  ).action(
+    action(io, async (ctx, cmd) => {
+      const { kube, ref } = await openIsvc(ctx, cmd, io);
+      const report = await getStatus(kube, ref);
+      ctx.result(formatStatus(report), { ...report });
+    }),
+  );
 
 /** The table people read; `--json` prints the StatusReport itself. */
 export function formatStatus(r: StatusReport): string {
