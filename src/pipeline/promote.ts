@@ -14,6 +14,7 @@ import { bake } from './bake.ts';
 import { type MlflowModel, mlflowModel } from './mlflow-source.ts';
 import type { PromoteRequest, PromoteResult } from './promote-types.ts';
 import { signingHook } from './sign.ts';
+import { tagFor } from './tags.ts';
 import { openSource, openTarget, parseLocation } from './targets.ts';
 
 // promote = resolve -> bake -> push -> sign + attest -> deploy -> record (DESIGN.md `pipeline/`).
@@ -105,7 +106,7 @@ export async function promote(
       base,
       mode: s.mode,
       compression: s.compression,
-      tag: tag ?? s.tag.replaceAll('{version}', model.facts.version),
+      tag: tag ?? tagFor(s.tag, model.facts),
       forceTag: false,
       sourceDateEpoch: penv.sourceDateEpoch,
       beforeTag: key

@@ -1,24 +1,16 @@
 import { z } from 'zod';
-import { CompressionSchema, ModeSchema } from '../../config/schema.ts';
 import { mlflowOptionsFromEnv } from '../../mlflow/index.ts';
 import { bake } from '../../pipeline/bake.ts';
 import { mlflowModel } from '../../pipeline/mlflow-source.ts';
 import { type SignedBake, signingHook } from '../../pipeline/sign.ts';
+import { tagFor } from '../../pipeline/tags.ts';
 import { openSource, openTarget } from '../../pipeline/targets.ts';
 import { action } from '../context.ts';
-import { parseFlags, sourceDateEpoch, tagFor } from './flags.ts';
+import { BuildFlags, parseFlags, sourceDateEpoch } from './flags.ts';
 import { loadSigningKey } from './signing.ts';
 import type { RegisterCommand } from './types.ts';
 
-const Flags = z.object({
-  to: z.string().min(1).optional(),
-  base: z.string().min(1).optional(),
-  mode: ModeSchema.optional(),
-  compression: CompressionSchema.optional(),
-  tag: z.string().min(1).optional(),
-  forceTag: z.boolean().optional(),
-  signKey: z.string().min(1).optional(),
-});
+const Flags = BuildFlags.extend({ forceTag: z.boolean().optional() });
 
 export const registerBake: RegisterCommand = (program, io) =>
   program

@@ -1,4 +1,5 @@
-import type { z } from 'zod';
+import { z } from 'zod';
+import { CompressionSchema, ModeSchema } from '../../config/schema.ts';
 import { KilnError } from '../../errors.ts';
 
 // Flag values are validated with the same zod enums as kiln.yaml, so a bad --mode and a bad
@@ -14,26 +15,6 @@ export function parseFlags<T>(schema: z.ZodType<T>, raw: unknown, command: strin
     kind: 'usage',
     hint: `see kiln ${command} --help`,
   });
-}
-
-const TAG = /^[\w][\w.-]{0,127}$/;
-
-/** Apply the tag template (`{version}`, `{name}`) and check the result is a valid OCI tag. */
-export function tagFor(template: string, m: { name: string; version: string }): string {
-  const tag = template
-    .replaceAll('{version}', m.version)
-    .replaceAll('{name}', m.name.replace(/[^\w.-]/g, '-'));
-  if (!TAG.test(tag)) {
-    throw new KilnError(
-      'TAG_INVALID',
-      `tag template "${template}" gives "${tag}", which is not a valid tag`,
-      {
-        kind: 'usage',
-        hint: 'tags are up to 128 letters, digits, _ . - and must not start with . or -',
-      },
-    );
-  }
-  return tag;
 }
 
 /** SOURCE_DATE_EPOCH (https://reproducible-builds.org/specs/source-date-epoch/), validated. */
@@ -52,3 +33,13 @@ export function sourceDateEpoch(env: NodeJS.ProcessEnv): number | undefined {
   }
   return Number(raw);
 }
+
+/** The build flags `bake` and `promote` share, checked with the same enums as kiln.yaml. */
+export const BuildFlags = z.object({
+  to: z.string().min(1).optional(),
+  base: z.string().min(1).optional(),
+  mode: ModeSchema.optional(),
+  compression: CompressionSchema.optional(),
+  tag: z.string().min(1).optional(),
+  signKey: z.string().min(1).optional(),
+});

@@ -1,19 +1,12 @@
 import { z } from 'zod';
-import { CompressionSchema, ModeSchema } from '../../config/schema.ts';
 import { mlflowOptionsFromEnv, parseModelUri } from '../../mlflow/index.ts';
 import { promote, promoteSettings } from '../../pipeline/promote.ts';
 import { processTty, resolvePassword } from '../../sign/password.ts';
 import { action } from '../context.ts';
-import { parseFlags, sourceDateEpoch } from './flags.ts';
+import { BuildFlags, parseFlags, sourceDateEpoch } from './flags.ts';
 import type { RegisterCommand } from './types.ts';
 
-const Flags = z.object({
-  to: z.string().min(1).optional(),
-  base: z.string().min(1).optional(),
-  mode: ModeSchema.optional(),
-  compression: CompressionSchema.optional(),
-  tag: z.string().min(1).optional(),
-  signKey: z.string().min(1).optional(),
+const Flags = BuildFlags.extend({
   deploy: z.string().min(1).optional(),
   canary: z.coerce.number().int().min(0).max(100).optional(),
   gitops: z.string().min(1).optional(),
