@@ -3,7 +3,7 @@
 // back; then idempotence, resumption after kill -9, and the embedded default (no registry, no cluster).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { parse } from 'yaml';
@@ -54,6 +54,16 @@ after(async () => {
   await Promise.all([mlflow?.stop(), registry?.stop(), kube?.stop()]);
   await work?.remove();
 });
+
+/** True once some upload session under `dir` has received more than `bytes`. */
+async function partialUpload(dir: string, bytes: number): Promise<boolean> {
+  const sessions = await readdir(dir).catch(() => [] as string[]);
+  for (const id of sessions) {
+    const st = await stat(join(dir, id, 'data')).catch(() => undefined);
+    if (st && st.size > bytes) return true;
+  }
+  return false;
+}
 
 async function versionTags(name: string, version: string): Promise<Record<string, string>> {
   const res = await fetch(`${mlflow.url}/api/2.0/mlflow/model-versions/get?name=${name}&version=${version}`);
@@ -175,7 +185,23 @@ test('a promotion killed mid-upload converges on the same digest when run again,
     if (child.exitCode !== null) assert.fail(`promote ended before it was killed:\n${stderr}`);
     await sleep(50);
   }
-  await sleep(1500); // mid-upload of the 192 MiB layer
+  // Kill it while the registry holds a partial upload of the 192 MiB layer (an upload session's
+  // data file exists only until the blob is committed), however fast the machine is.
+  const uploads = join(
+    registry.dir,
+    'data',
+    'docker',
+    'registry',
+    'v2',
+    'repositories',
+    'ml',
+    'big',
+    '_uploads',
+  );
+  while (!(await partialUpload(uploads, 8 << 20))) {
+    if (child.exitCode !== null) assert.fail(`promote ended before it was killed:\n${stderr}`);
+    await sleep(5);
+  }
   child.kill('SIGKILL');
   await new Promise((r) => child.once('close', r));
   const tagsAfterKill = await versionTags('big', versions.big!);
