@@ -8,6 +8,14 @@ import { enableCompileCache } from 'node:module';
 enableCompileCache?.();
 const { runCli } = await import('./program.ts');
 
+// `kiln ... | head` closes the pipe early: that ends kiln's output, it is not a crash.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    process.exit(process.exitCode ?? 0);
+  });
+}
+
 const code = await runCli(process.argv.slice(2), {
   stdout: (s) => process.stdout.write(s),
   stderr: (s) => process.stderr.write(s),
