@@ -1,8 +1,7 @@
 import { pipeline, type Readable } from 'node:stream';
-import type { Compression } from '../../config/schema.ts';
 import { type Digest, HashingStream } from '../digest.ts';
 import type { Descriptor } from '../types.ts';
-import { compressor } from './compress.ts';
+import { type Compression, compressor } from './compress.ts';
 import { type TarFile, type TarFileResult, tarStream } from './tar.ts';
 
 export interface LayerOptions {
