@@ -18,6 +18,7 @@ import { serializeImage, serializeIndex } from '../oci/mutate/serialize.ts';
 import type { ImageSource, ImageTarget, ManifestBytes } from '../oci/store.ts';
 import type { Descriptor } from '../oci/types.ts';
 import { type ResolvedBase, readBase } from './base.ts';
+import { recordedKeys } from './held.ts';
 import { type BuildInputs, buildFingerprint, KEY, manifestAnnotations } from './labels.ts';
 import { type ModelFiles, versionUri } from './model.ts';
 
@@ -94,7 +95,7 @@ async function bakeInto(req: BakeRequest): Promise<BakeResult> {
       },
     );
   }
-  const mtime = req.sourceDateEpoch ?? Math.floor(facts.createdAt.getTime() / 1000);
+  const mtime = bakeMtime(facts, req.sourceDateEpoch);
   const created = new Date(mtime * 1000).toISOString().replace('.000Z', 'Z');
   const base = req.base ? await readBase(req.base.source, req.base.ref) : undefined;
   const inputs: BuildInputs = {
@@ -111,9 +112,8 @@ async function bakeInto(req: BakeRequest): Promise<BakeResult> {
   const existing = await req.target.resolveTag(req.tag);
   if (existing) {
     const held = await req.target.getManifest(existing);
-    const annotations =
-      (JSON.parse(held.bytes.toString('utf8')) as { annotations?: Record<string, string> }).annotations ?? {};
-    if (annotations[KEY.build] === fingerprint) {
+    const recorded = await recordedKeys(req.target, held);
+    if (recorded[KEY.build] === fingerprint) {
       log.info(`${req.target.name}:${req.tag} already holds ${uri} (${existing}): nothing to do`);
       const reused: PushedBake = {
         digest: existing,
@@ -123,14 +123,14 @@ async function bakeInto(req: BakeRequest): Promise<BakeResult> {
         model: summary,
         baseDigest: base?.digest,
         layer: undefined,
-        files: filesFromAnnotations(annotations),
+        files: filesFromAnnotations(recorded),
         platforms: [],
       };
       await req.beforeTag?.(reused, req.target);
       await req.target.close();
       return { ...reused, tag: req.tag };
     }
-    if (!req.forceTag) throw tagHeld(req.target, req.tag, existing, annotations);
+    if (!req.forceTag) throw tagHeld(req.target, req.tag, existing, recorded);
     log.warn(`moving tag ${req.tag} away from ${existing} (--force-tag)`);
   }
 
@@ -154,12 +154,14 @@ async function bakeInto(req: BakeRequest): Promise<BakeResult> {
     );
   }
   const model: LayerToAppend = { descriptor: built.descriptor, diffId: built.diffId };
+  // The file hashes go on the manifest/index as well as the config, so a no-op re-bake can still
+  // report (and sign) them.
+  const annotations = { ...manifestAnnotations(inputs, created), [KEY.files]: JSON.stringify(built.files) };
   const edits: ImageEdits = {
     created,
     env: { MODEL_NAME: facts.name, MODEL_VERSION: facts.version },
-    labels: { ...manifestAnnotations(inputs, created), [KEY.files]: JSON.stringify(built.files) },
-    // The file hashes also go on the manifest/index, so a no-op re-bake can still report them (and sign them).
-    annotations: { ...manifestAnnotations(inputs, created), [KEY.files]: JSON.stringify(built.files) },
+    labels: annotations,
+    annotations,
     history: {
       created_by: `kiln bake ${uri} --mode ${req.mode} --compression ${req.compression}`,
       comment: 'MLflow model files',
@@ -171,10 +173,15 @@ async function bakeInto(req: BakeRequest): Promise<BakeResult> {
     : [await pushScratch(req.target, model, edits, req.compression)];
   let top: ManifestBytes;
   if (base?.indexMediaType) {
+    // A Docker list may only point at Docker manifests: when the layer forced OCI children
+    // (zstd/none), the list becomes an OCI index too (one media-type family per image).
+    const docker =
+      base.indexMediaType === MT.dockerList &&
+      pushed.every((p) => p.manifest.mediaType === MT.dockerManifest);
     top = serializeIndex(
-      base.indexMediaType,
+      docker ? MT.dockerList : MT.ociIndex,
       pushed.map((p) => p.descriptor),
-      base.indexMediaType === MT.ociIndex ? edits.annotations : undefined,
+      docker ? undefined : annotations,
     );
   } else {
     top = pushed[0]!.manifest;
@@ -198,7 +205,7 @@ async function bakeInto(req: BakeRequest): Promise<BakeResult> {
   return { ...result, tag: req.tag };
 }
 
-/** The per-file hashes a previous bake recorded in its manifest (or index) annotations. */
+/** The per-file hashes a previous bake recorded (manifest/index annotations or config labels). */
 function filesFromAnnotations(annotations: Record<string, string>): TarFileResult[] {
   try {
     return JSON.parse(annotations[KEY.files] ?? '[]') as TarFileResult[];
@@ -227,14 +234,7 @@ async function pushOnBase(
     const name = `${platform.os}/${platform.architecture}${platform.variant ? `/${platform.variant}` : ''}`;
     for (const l of p.base.manifest.layers) await target.copyBlob(l, base.source);
     log.debug(`base layers for ${name} present in ${target.name}`);
-    const img = serializeImage(
-      appendLayer(
-        p.base,
-        layer,
-        { ...edits, annotations: { ...edits.annotations, [KEY.baseDigest]: base.digest } },
-        (f) => layerMediaType(compression, f),
-      ),
-    );
+    const img = serializeImage(appendLayer(p.base, layer, edits, (f) => layerMediaType(compression, f)));
     out.push(await putImage(target, img, name, p.platform));
   }
   return out;
@@ -286,6 +286,11 @@ function tagHeld(
       details: { tag, digest },
     },
   );
+}
+
+/** Every timestamp in the image: SOURCE_DATE_EPOCH when set, else the version's creation time. */
+export function bakeMtime(facts: { createdAt: Date }, sourceDateEpoch: number | undefined): number {
+  return sourceDateEpoch ?? Math.floor(facts.createdAt.getTime() / 1000);
 }
 
 export function humanBytes(n: number): string {

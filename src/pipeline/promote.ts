@@ -10,12 +10,14 @@ import type { Digest } from '../oci/digest.ts';
 import type { ImageTarget } from '../oci/store.ts';
 import { loadPrivateKey, type SigningKey } from '../sign/keys.ts';
 import { verifyImageSignatures } from '../sign/verify-image.ts';
-import { bake } from './bake.ts';
+import { bake, bakeMtime } from './bake.ts';
+import { recordedKeys } from './held.ts';
+import { buildFingerprint, KEY } from './labels.ts';
 import { type MlflowModel, mlflowModel } from './mlflow-source.ts';
 import type { PromoteRequest, PromoteResult } from './promote-types.ts';
 import { signingHook } from './sign.ts';
 import { tagFor } from './tags.ts';
-import { openSource, openTarget, parseLocation } from './targets.ts';
+import { openSource, openTarget, parseLocation, specTag } from './targets.ts';
 
 // promote = resolve -> bake -> push -> sign + attest -> deploy -> record (DESIGN.md `pipeline/`).
 // Idempotent and resumable: every step converges when run again (bake is a no-op on a tag that
@@ -91,22 +93,36 @@ export async function promote(
     ? `models:/${req.name}/${req.version}`
     : `models:/${req.name}@${req.alias ?? 'champion'}`;
   const model = await mlflowModel(uri, penv.mlflow, log);
-  const { target, tag } = await openTarget(s.target, { insecure: s.insecure, log });
+  req.signal?.throwIfAborted();
   const key = s.signKey ? await loadPrivateKey(s.signKey, penv.keyPassword) : undefined;
+  const transport = { insecure: s.insecure, log };
+  const base = s.base ? await openSource(s.base, transport) : undefined;
+  const tag = specTag(s.target) ?? tagFor(s.tag, model.facts);
+  // What this promotion would build; an image recorded for the version is reused only if it
+  // was built the same way (same files, mode, compression, base and timestamps).
+  const fingerprint = buildFingerprint({
+    facts: model.facts,
+    files: model.files,
+    mode: s.mode,
+    compression: s.compression,
+    baseDigest: base ? (await base.source.getManifest(base.ref)).digest : undefined,
+    mtime: bakeMtime(model.facts, penv.sourceDateEpoch),
+  });
+  // Opened last: an archive target creates its (partial) file on open.
+  const { target } = await openTarget(s.target, transport);
 
-  let image = await recordedImage(model, target, key, log);
+  let image = await recordedImage(model, target, key, fingerprint, log);
   let bytesPushed = 0;
   if (image) {
     log.info(`${uri} is already baked as ${image.reference}${key ? ' and signed' : ''}: no upload`);
   } else {
-    const base = s.base ? await openSource(s.base, { insecure: s.insecure, log }) : undefined;
     const baked = await bake({
       model,
       target,
       base,
       mode: s.mode,
       compression: s.compression,
-      tag: tag ?? tagFor(s.tag, model.facts),
+      tag,
       forceTag: false,
       sourceDateEpoch: penv.sourceDateEpoch,
       beforeTag: key
@@ -137,6 +153,7 @@ export async function promote(
     });
   }
 
+  req.signal?.throwIfAborted();
   const deployedTo = await deploy(model, image, s, penv, log);
   if (deployedTo && model.info.tags[TAGS.deployedTo] !== deployedTo)
     await writeBack(model, { [TAGS.deployedTo]: deployedTo });
@@ -161,13 +178,18 @@ async function recordedImage(
   model: MlflowModel,
   target: ImageTarget,
   key: SigningKey | undefined,
+  fingerprint: string,
   log: Logger,
 ): Promise<{ digest: Digest; reference: string } | undefined> {
   const digest = model.info.tags[TAGS.digest] as Digest | undefined;
   const reference = model.info.tags[TAGS.image];
   if (!digest || !reference || reference !== target.pinned(digest)) return undefined;
   try {
-    await target.getManifest(digest);
+    const held = await target.getManifest(digest);
+    if ((await recordedKeys(target, held))[KEY.build] !== fingerprint) {
+      log.info(`${reference} was built with other settings (mode, compression, base or files): baking again`);
+      return undefined;
+    }
     if (key) await verifyImageSignatures(target, digest, key);
     return { digest, reference };
   } catch (e) {
@@ -192,8 +214,8 @@ async function deploy(
   if (loc.kind !== 'registry') {
     // A layout or archive has no pullable name; the YAML names the digest under localhost/ until
     // it is copied to a registry (skopeo copy --preserve-digests keeps the digest).
-    const ref = parseIsvcRef(s.deploy?.inferenceService ?? `default/${model.facts.name.toLowerCase()}`, []);
-    const localRef = `localhost/kiln/${model.facts.name.toLowerCase()}@${image.digest}`;
+    const ref = parseIsvcRef(s.deploy?.inferenceService ?? `default/${k8sName(model.facts.name)}`, []);
+    const localRef = `localhost/kiln/${k8sName(model.facts.name)}@${image.digest}`;
     const out = await writeManifestFile(s.manifestsDir, ref, {
       ...req,
       image: localRef,
@@ -203,7 +225,7 @@ async function deploy(
     return out.path;
   }
   if (!s.deploy) {
-    const ref = parseIsvcRef(`default/${model.facts.name.toLowerCase()}`, []);
+    const ref = parseIsvcRef(`default/${k8sName(model.facts.name)}`, []);
     const out = await writeManifestFile(s.manifestsDir, ref, req);
     log.info(`no deploy target configured: wrote ${out.path}`);
     return out.path;
@@ -221,6 +243,19 @@ async function deploy(
   const { kube, ref } = await openKube({ isvc: s.deploy.inferenceService, config: s.kube, env: penv.env });
   await deployInferenceService(kube, { ...ref, ...req, canaryPercent: s.deploy.canary }, log);
   return `${ref.namespace}/${ref.name}`;
+}
+
+/**
+ * An MLflow model name as a Kubernetes object name (RFC 1123 label: lowercase alphanumerics and
+ * '-', at most 63): MLflow names often hold '_', '.' or spaces, which an InferenceService cannot.
+ */
+export function k8sName(modelName: string): string {
+  const name = modelName
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .slice(0, 63)
+    .replace(/^-+|-+$/g, '');
+  return name || 'model';
 }
 
 async function writeBack(model: MlflowModel, tags: Record<string, string>): Promise<void> {

@@ -46,6 +46,16 @@ export function registryFor(host: string, t: TransportSettings): Registry {
   return r;
 }
 
+/** The tag written in a target spec (`repo:tag`, `oci:DIR:tag`), which overrides the tag template. */
+export function specTag(spec: string): string | undefined {
+  const loc = parseLocation(spec);
+  return loc.kind === 'registry'
+    ? loc.ref.tag
+    : loc.kind === 'layout' && !loc.ref?.startsWith('sha256:')
+      ? loc.ref
+      : undefined;
+}
+
 /** Open a write target. A tag written in the spec (`repo:tag`, `oci:DIR:tag`) is returned to override the tag template. */
 export async function openTarget(
   spec: string,

@@ -174,3 +174,28 @@ test('a failed bake into an archive leaves no file behind', async (t) => {
   );
   assert.deepEqual(await readdir(a.path), []);
 });
+
+test('eight models baked at once into one layout all keep their tags', async (t) => {
+  const a = await tempDir('bake-concurrent');
+  t.after(a.remove);
+  const models = Array.from({ length: 8 }, (_, i) => ({
+    ...memoryModel('1', { 'model.pkl': randomBytes(1000 + i) }),
+    facts: { ...model().facts, name: `m${i}`, version: '1' },
+  }));
+  const target = await OciLayout.open(a.path, { create: true });
+  const results = await Promise.all(
+    models.map((m) =>
+      bake({
+        model: m,
+        target,
+        base: undefined,
+        mode: 'baked',
+        compression: 'gzip',
+        tag: `${m.facts.name}-v1`,
+        forceTag: false,
+        sourceDateEpoch: undefined,
+      }),
+    ),
+  );
+  for (const [i, r] of results.entries()) assert.equal(await target.resolveTag(`m${i}-v1`), r.digest);
+});

@@ -248,3 +248,51 @@ test('a gzip layer of many parallel-compressed members is pulled, unpacked and r
   const out = await ctrd.run(ref, ['sha256sum', '/mnt/models/model.pkl']);
   assert.equal(out.stdout.split(/\s+/)[0], weights.files.find((f) => f.path === 'model.pkl')?.sha256);
 });
+
+test('on a Docker-format base, gzip keeps Docker media types, zstd converts the whole image to OCI, and re-bakes are no-ops', async () => {
+  const docker = `${regA.host}/base/busybox-docker:1`;
+  await run('skopeo', [
+    'copy',
+    '--quiet',
+    '--dest-tls-verify=false',
+    '--format',
+    'v2s2',
+    `oci:${BUSYBOX_LAYOUT}:latest`,
+    `docker://${docker}`,
+  ]);
+  for (const compression of ['gzip', 'zstd']) {
+    const args = [
+      'bake',
+      'models:/iris@champion',
+      '--to',
+      `${regA.host}/ml/iris-${compression}-on-docker`,
+      '--base',
+      docker,
+      '--compression',
+      compression,
+    ];
+    const first = await kiln(args, { env });
+    assert.equal(first.code, 0, first.stderr);
+    const again = await kiln(args, { env });
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(again.stdout, first.stdout);
+    assert.match(again.stderr, /nothing to do/);
+    const { stdout } = await run('skopeo', [
+      'inspect',
+      '--raw',
+      '--tls-verify=false',
+      `docker://${first.stdout.trim()}`,
+    ]);
+    const m = JSON.parse(stdout) as {
+      mediaType: string;
+      config: { mediaType: string };
+      layers: { mediaType: string }[];
+    };
+    const family = compression === 'gzip' ? 'application/vnd.docker.' : 'application/vnd.oci.';
+    for (const t of [m.mediaType, m.config.mediaType, ...m.layers.map((l) => l.mediaType)])
+      assert.ok(t.startsWith(family), `${compression}: ${t}`);
+    await ctrd.pull(first.stdout.trim());
+    const out = await ctrd.run(first.stdout.trim(), ['sha256sum', '/mnt/models/model.pkl']);
+    assert.equal(out.stdout.split(/\s+/)[0], pkl().sha256);
+  }
+});

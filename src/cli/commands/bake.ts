@@ -4,7 +4,7 @@ import { bake } from '../../pipeline/bake.ts';
 import { mlflowModel } from '../../pipeline/mlflow-source.ts';
 import { type SignedBake, signingHook } from '../../pipeline/sign.ts';
 import { tagFor } from '../../pipeline/tags.ts';
-import { openSource, openTarget } from '../../pipeline/targets.ts';
+import { openSource, openTarget, specTag } from '../../pipeline/targets.ts';
 import { action } from '../context.ts';
 import { BuildFlags, parseFlags, sourceDateEpoch } from './flags.ts';
 import { loadSigningKey } from './signing.ts';
@@ -41,12 +41,15 @@ export const registerBake: RegisterCommand = (program, io) =>
         const key = signKeyFile ? await loadSigningKey(signKeyFile, io) : undefined;
         const mlflow = mlflowOptionsFromEnv(io.env, ctx.config.mlflow);
         const model = await mlflowModel(cmd.args[0]!, mlflow, ctx.log);
-        const { target, tag: tagInSpec } = await openTarget(flags.to ?? b.target, transport);
         const baseSpec = flags.base ?? b.base;
         if (!baseSpec)
           ctx.log.warn('no --base given: the image holds only the model files, no serving runtime');
         const base = baseSpec ? await openSource(baseSpec, transport) : undefined;
+        const targetSpec = flags.to ?? b.target;
+        const tagInSpec = specTag(targetSpec);
         const tag = tagInSpec ?? tagFor(flags.tag ?? b.tag, model.facts);
+        // Opened last: an archive target creates its (partial) file on open.
+        const { target } = await openTarget(targetSpec, transport);
         let signed: SignedBake | undefined;
         const beforeTag = key
           ? signingHook(
@@ -55,7 +58,7 @@ export const registerBake: RegisterCommand = (program, io) =>
                 modelUri: cmd.args[0]!,
                 trackingUri: mlflow.trackingUri,
                 alias: model.info.alias,
-                sourceUri: model.info.source,
+                sourceUri: model.facts.source,
                 target: flags.to ?? b.target,
                 mode,
                 compression,

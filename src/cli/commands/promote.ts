@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { mlflowOptionsFromEnv, parseModelUri } from '../../mlflow/index.ts';
-import { promote, promoteSettings } from '../../pipeline/promote.ts';
+import { k8sName, promote, promoteSettings } from '../../pipeline/promote.ts';
 import { processTty, resolvePassword } from '../../sign/password.ts';
 import { action } from '../context.ts';
 import { BuildFlags, parseFlags, sourceDateEpoch } from './flags.ts';
@@ -56,7 +56,7 @@ export const registerPromote: RegisterCommand = (program, io) =>
           deploy:
             flags.deploy || flags.gitops
               ? {
-                  inferenceService: flags.deploy ?? `default/${ref.name.toLowerCase()}`,
+                  inferenceService: flags.deploy ?? `default/${k8sName(ref.name)}`,
                   canary: flags.canary,
                   gitops: flags.gitops,
                 }

@@ -122,6 +122,10 @@ export class OciLayout implements ImageTarget {
 
   async putManifest(manifest: ManifestBytes, tag?: string): Promise<void> {
     await this.putBlob(manifest.bytes, manifest.mediaType);
+    await withIndexLock(this.dir, () => this.addToIndex(manifest, tag));
+  }
+
+  private async addToIndex(manifest: ManifestBytes, tag: string | undefined): Promise<void> {
     const index = await this.readIndex();
     const desc: Descriptor = {
       mediaType: manifest.mediaType,
@@ -184,6 +188,24 @@ export class OciLayout implements ImageTarget {
 
   private async writeIndex(index: Index): Promise<void> {
     await atomicWrite(join(this.dir, 'index.json'), Buffer.from(`${JSON.stringify(index)}\n`));
+  }
+}
+
+/**
+ * index.json is read, changed and rewritten; `kiln serve` promotes several models at once into
+ * the same default layout, so updates to one directory are serialised here (within a process;
+ * two kiln processes writing one layout at the same moment are not supported).
+ */
+const indexLocks = new Map<string, Promise<void>>();
+
+async function withIndexLock(dir: string, fn: () => Promise<void>): Promise<void> {
+  const run = (indexLocks.get(dir) ?? Promise.resolve()).then(fn);
+  const tail = run.catch(() => {});
+  indexLocks.set(dir, tail);
+  try {
+    await run;
+  } finally {
+    if (indexLocks.get(dir) === tail) indexLocks.delete(dir);
   }
 }
 

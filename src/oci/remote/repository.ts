@@ -62,19 +62,25 @@ export class RegistryRepository implements ImageTarget {
   }
 
   async putManifest(manifest: ManifestBytes, tag?: string): Promise<void> {
-    const byDigest = await this.registry.putManifest(
-      this.repo,
-      manifest.digest,
-      manifest.bytes,
-      manifest.mediaType,
-    );
-    if (byDigest !== manifest.digest) {
+    if (!this.stored.has(manifest.digest)) {
+      await this.put(manifest, manifest.digest);
+      this.stored.add(manifest.digest);
+    }
+    if (tag) await this.put(manifest, tag);
+  }
+
+  /** PUT by digest or tag; the registry must store exactly the bytes sent (Docker-Content-Digest). */
+  private async put(manifest: ManifestBytes, ref: string): Promise<void> {
+    const got = await this.registry.putManifest(this.repo, ref, manifest.bytes, manifest.mediaType);
+    if (got !== manifest.digest) {
       throw new KilnError(
         'DIGEST_MISMATCH',
-        `${this.name} stored manifest ${manifest.digest} as ${byDigest}`,
+        `${this.name}:${ref} stored manifest ${manifest.digest} as ${got}`,
+        {
+          hint: 'the registry rewrote the manifest; check for a proxy or registry that converts manifests',
+        },
       );
     }
-    if (tag) await this.registry.putManifest(this.repo, tag, manifest.bytes, manifest.mediaType);
   }
 
   async resolveTag(tag: string): Promise<Digest | undefined> {
