@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { runCli } from '../../src/cli/program.ts';
+import { kilnInProcess } from '../rig/cli.ts';
 import { applyAs, getIsvc, type KubeRig, startKube, writeIsvcStatus } from '../rig/kube.ts';
 import { REPO_ROOT } from '../rig/proc.ts';
 
@@ -24,21 +24,7 @@ const REPO = '127.0.0.1:5000/ml/risk-classifier';
 const digest = (c: string) => `sha256:${c.repeat(64)}`;
 const image = (c: string) => `${REPO}@${digest(c)}`;
 
-async function kiln(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(argv, {
-    stdout: (s) => {
-      stdout += s;
-    },
-    stderr: (s) => {
-      stderr += s;
-    },
-    env,
-    cwd: rig.dir,
-  });
-  return { code, stdout, stderr };
-}
+const kiln = (...argv: string[]) => kilnInProcess(argv, { env, cwd: rig.dir });
 
 const predictor = async (ns: string, name: string) => (await getIsvc(rig, ns, name)).spec.predictor;
 const kserveContainer = async (ns: string, name: string) =>

@@ -3,7 +3,7 @@
 // leaves a half-applied InferenceService.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { runCli } from '../../src/cli/program.ts';
+import { kilnInProcess } from '../rig/cli.ts';
 import { applyAs, getIsvc, type KubeRig, startKube } from '../rig/kube.ts';
 import { startKubeProxy } from '../rig/kube-proxy.ts';
 
@@ -18,22 +18,8 @@ after(async () => {
 
 const image = (c: string) => `127.0.0.1:5000/ml/risk@sha256:${c.repeat(64)}`;
 
-async function kiln(kubeconfig: string, ...argv: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const env = { ...process.env, KUBECONFIG: kubeconfig };
-  const code = await runCli(argv, {
-    stdout: (s) => {
-      stdout += s;
-    },
-    stderr: (s) => {
-      stderr += s;
-    },
-    env,
-    cwd: rig.dir,
-  });
-  return { code, stdout, stderr };
-}
+const kiln = (kubeconfig: string, ...argv: string[]) =>
+  kilnInProcess(argv, { env: { ...process.env, KUBECONFIG: kubeconfig }, cwd: rig.dir });
 
 const isApply = (r: { method: string; contentType: string | undefined }) =>
   r.method === 'PATCH' && r.contentType === 'application/apply-patch+yaml';

@@ -6,7 +6,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { parse } from 'yaml';
-import { runCli } from '../../src/cli/program.ts';
+import { kilnInProcess } from '../rig/cli.ts';
 import { run, tempDir } from '../rig/proc.ts';
 
 let repo: { path: string; remove: () => Promise<void> };
@@ -30,21 +30,7 @@ after(async () => {
 
 const image = (c: string) => `registry.example.com/ml/risk-classifier@sha256:${c.repeat(64)}`;
 
-async function kiln(...argv: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(argv, {
-    stdout: (s) => {
-      stdout += s;
-    },
-    stderr: (s) => {
-      stderr += s;
-    },
-    env,
-    cwd: repo.path,
-  });
-  return { code, stdout, stderr };
-}
+const kiln = (...argv: string[]) => kilnInProcess(argv, { env, cwd: repo.path });
 
 const git = async (...args: string[]) => (await run('git', ['-C', repo.path, ...args], { env })).stdout;
 

@@ -1,6 +1,7 @@
 // Run kiln as a user does: a real process, its stdout, stderr and exit code.
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { runCli } from '../../src/cli/program.ts';
 import { REPO_ROOT } from './proc.ts';
 
 export interface KilnRun {
@@ -43,4 +44,24 @@ export function kilnEnv(extra: Record<string, string | undefined>): NodeJS.Proce
       env[k] = v;
   }
   return { ...env, ...extra };
+}
+
+/** kiln in this process (runCli with captured output): faster than a process, same exit codes and output. */
+export async function kilnInProcess(
+  argv: string[],
+  opts: { env: NodeJS.ProcessEnv; cwd: string },
+): Promise<KilnRun> {
+  let stdout = '';
+  let stderr = '';
+  const code = await runCli(argv, {
+    stdout: (s) => {
+      stdout += s;
+    },
+    stderr: (s) => {
+      stderr += s;
+    },
+    env: opts.env,
+    cwd: opts.cwd,
+  });
+  return { code, stdout, stderr };
 }
