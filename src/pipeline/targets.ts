@@ -35,13 +35,23 @@ export function parseLocation(spec: string): Location {
   return { kind: 'registry', ref: parseReference(spec) };
 }
 
-const registries = new Map<string, Registry>();
+/**
+ * One Registry (auth state, tokens) per host per TransportSettings object: a command or one
+ * promotion shares it between base and target, while a long-running `kiln serve` gets fresh
+ * credentials for every promotion (credential-helper tokens such as ECR's expire).
+ */
+const registries = new WeakMap<TransportSettings, Map<string, Registry>>();
 
 export function registryFor(host: string, t: TransportSettings): Registry {
-  let r = registries.get(host);
+  let hosts = registries.get(t);
+  if (!hosts) {
+    hosts = new Map();
+    registries.set(t, hosts);
+  }
+  let r = hosts.get(host);
   if (!r) {
     r = new Registry({ registry: host, insecure: t.insecure, logger: t.log });
-    registries.set(host, r);
+    hosts.set(host, r);
   }
   return r;
 }
