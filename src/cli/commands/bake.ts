@@ -1,13 +1,7 @@
 import { z } from 'zod';
-import { mlflowOptionsFromEnv } from '../../mlflow/index.ts';
-import { bake } from '../../pipeline/bake.ts';
-import { mlflowModel } from '../../pipeline/mlflow-source.ts';
-import { type SignedBake, signingHook } from '../../pipeline/sign.ts';
-import { tagFor } from '../../pipeline/tags.ts';
-import { openSource, openTarget, specTag } from '../../pipeline/targets.ts';
+import type { SignedBake } from '../../pipeline/sign.ts';
 import { action } from '../context.ts';
 import { BuildFlags, parseFlags, sourceDateEpoch } from './flags.ts';
-import { loadSigningKey } from './signing.ts';
 import type { RegisterCommand } from './types.ts';
 
 const Flags = BuildFlags.extend({ forceTag: z.boolean().optional() });
@@ -31,6 +25,14 @@ export const registerBake: RegisterCommand = (program, io) =>
     )
     .action(
       action(io, async (ctx, cmd) => {
+        // Loaded when the command runs, not when kiln starts: `kiln rollback` must not pay for MLflow, OCI and SQLite code.
+        const { mlflowOptionsFromEnv } = await import('../../mlflow/index.ts');
+        const { bake } = await import('../../pipeline/bake.ts');
+        const { mlflowModel } = await import('../../pipeline/mlflow-source.ts');
+        const { signingHook } = await import('../../pipeline/sign.ts');
+        const { tagFor } = await import('../../pipeline/tags.ts');
+        const { openSource, openTarget, specTag } = await import('../../pipeline/targets.ts');
+        const { loadSigningKey } = await import('./signing.ts');
         const flags = parseFlags(Flags, cmd.opts(), 'bake');
         const b = ctx.config.build;
         const transport = { insecure: ctx.config.registry.insecure, log: ctx.log };

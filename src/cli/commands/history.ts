@@ -2,7 +2,6 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { KilnError } from '../../errors.ts';
-import { STATE_FILE, StateStore } from '../../server/state.ts';
 import type { PromotionRow } from '../../server/state-types.ts';
 import { action } from '../context.ts';
 import { parseFlags } from './flags.ts';
@@ -22,10 +21,11 @@ export const registerHistory: RegisterCommand = (program, io) =>
         'STATUS is succeeded, failed, running, queued or superseded (a newer version arrived first).',
     )
     .action(
-      action(io, (ctx, cmd) => {
+      action(io, async (ctx, cmd) => {
         const name = cmd.args[0] as string;
         const { limit } = parseFlags(Flags, cmd.opts(), 'history');
         const dir = resolve(io.cwd, ctx.config.server.stateDir);
+        const { STATE_FILE, StateStore } = await import('../../server/state.ts');
         const file = join(dir, STATE_FILE);
         if (!existsSync(file)) {
           throw new KilnError('STATE_NOT_FOUND', `no kiln serve state in ${dir}`, {

@@ -1,7 +1,4 @@
 import { z } from 'zod';
-import { mlflowOptionsFromEnv, parseModelUri } from '../../mlflow/index.ts';
-import { k8sName, promote, promoteSettings } from '../../pipeline/promote.ts';
-import { processTty, resolvePassword } from '../../sign/password.ts';
 import { action } from '../context.ts';
 import { BuildFlags, parseFlags, sourceDateEpoch } from './flags.ts';
 import type { RegisterCommand } from './types.ts';
@@ -43,6 +40,10 @@ export const registerPromote: RegisterCommand = (program, io) =>
     )
     .action(
       action(io, async (ctx, cmd) => {
+        // Loaded when the command runs, not when kiln starts: `kiln rollback` must not pay for MLflow, OCI and SQLite code.
+        const { mlflowOptionsFromEnv, parseModelUri } = await import('../../mlflow/index.ts');
+        const { k8sName, promote, promoteSettings } = await import('../../pipeline/promote.ts');
+        const { processTty, resolvePassword } = await import('../../sign/password.ts');
         const flags = parseFlags(Flags, cmd.opts(), 'promote');
         const ref = parseModelUri(cmd.args[0]!);
         const settings = promoteSettings(ctx.config, ref.name, {

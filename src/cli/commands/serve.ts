@@ -3,12 +3,7 @@ import { z } from 'zod';
 import type { Config } from '../../config/schema.ts';
 import { KilnError } from '../../errors.ts';
 import { type Logger, streamLogger } from '../../log.ts';
-import { MlflowClient, mlflowOptionsFromEnv } from '../../mlflow/index.ts';
 import type { Promoter } from '../../pipeline/promote-types.ts';
-import { jobPromoter } from '../../server/executor-job.ts';
-import { lineBuffer } from '../../server/line-buffer.ts';
-import { inlinePromoter, loadPromoterModule } from '../../server/promoters.ts';
-import { startServer } from '../../server/server.ts';
 import { WEBHOOK_PATH } from '../../server/webhook-handler.ts';
 import { action } from '../context.ts';
 import { parseFlags, sourceDateEpoch } from './flags.ts';
@@ -50,6 +45,10 @@ export const registerServe: RegisterCommand = (program, io) =>
     )
     .action(
       action(io, async (ctx, cmd) => {
+        // Loaded when the server starts, not with every kiln command (the pipeline, SQLite...).
+        const { lineBuffer } = await import('../../server/line-buffer.ts');
+        const { mlflowOptionsFromEnv } = await import('../../mlflow/index.ts');
+        const { startServer } = await import('../../server/server.ts');
         const flags = parseFlags(Flags, cmd.optsWithGlobals(), 'serve');
         // The state directory is relative to where kiln runs, as `kiln history` reads it.
         const config = {
@@ -118,6 +117,8 @@ async function choosePromoter(
   cwd: string,
   log: Logger,
 ): Promise<Promoter> {
+  const { inlinePromoter, loadPromoterModule } = await import('../../server/promoters.ts');
+  const { MlflowClient, mlflowOptionsFromEnv } = await import('../../mlflow/index.ts');
   if (flags.promoter !== undefined) {
     log.warn(`promotions run by ${flags.promoter} (--promoter), not kiln promote`);
     return loadPromoterModule(flags.promoter, cwd, { config, env, log });
@@ -135,6 +136,7 @@ async function choosePromoter(
         },
       );
     }
+    const { jobPromoter } = await import('../../server/executor-job.ts');
     return jobPromoter({
       job,
       env,
