@@ -3,7 +3,6 @@
 // `cosign generate`, and DSSE attestations against `cosign attest-blob` /
 // `cosign verify-blob-attestation`. Tampering must fail in kiln AND in cosign.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -20,33 +19,11 @@ import {
   verifySimpleSigning,
 } from '../../src/sign/simplesigning.ts';
 import { checkStatement } from '../../src/sign/statement.ts';
-import { REPO_ROOT, tempDir, toolPath } from '../rig/proc.ts';
+import { COSIGN, exec, type Ran } from '../rig/cosign.ts';
+import { REPO_ROOT, tempDir } from '../rig/proc.ts';
 
-const COSIGN = toolPath('cosign');
 const KILN_PW = 'kiln-Pw-4417';
 const COSIGN_PW = 'cosign-Pw-9083';
-
-interface Ran {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function exec(cmd: string, args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<Ran> {
-  return new Promise((res, rej) => {
-    const p = spawn(cmd, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-    });
-    p.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    p.on('error', rej);
-    p.on('close', (code) => res({ code: code ?? -1, stdout, stderr }));
-  });
-}
 
 let dir: { path: string; remove: () => Promise<void> };
 const at = (name: string): string => join(dir.path, name);

@@ -3,39 +3,17 @@
 // that the password and key never show up in anything it prints. The keys are checked with the
 // real cosign (v2.6.5) too.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { loadPrivateKey } from '../../src/sign/keys.ts';
+import { exec, type Ran } from '../rig/cosign.ts';
 import { PYTHON, REPO_ROOT, tempDir, toolPath } from '../rig/proc.ts';
 
 const MAIN = join(REPO_ROOT, 'src', 'cli', 'main.ts');
 const PTY = join(REPO_ROOT, 'test', 'fixtures', 'sign', 'pty-run.py');
 const PW = 'Velvet-Anchor-6621';
-
-interface Ran {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function exec(cmd: string, args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<Ran> {
-  return new Promise((res, rej) => {
-    const p = spawn(cmd, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-    });
-    p.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    p.on('error', rej);
-    p.on('close', (code) => res({ code: code ?? -1, stdout, stderr }));
-  });
-}
 
 let dir: { path: string; remove: () => Promise<void> };
 const at = (name: string): string => join(dir.path, name);
