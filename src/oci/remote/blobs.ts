@@ -39,6 +39,17 @@ export async function headBlob(
   return { size: Number(header(res, 'content-length') ?? -1) };
 }
 
+/** GET a blob (404 -> BLOB_NOT_FOUND naming it); callers read the body their own way. */
+function blobResponse(t: Transport, repo: string, digest: Digest) {
+  return t.request({
+    method: 'GET',
+    url: `/v2/${repo}/blobs/${digest}`,
+    scopes: [pullScope(repo)],
+    ok: [200],
+    ctx: blobNotFound(t, repo, digest),
+  });
+}
+
 /** The blob as a stream, verified as it flows: it errors with DIGEST_MISMATCH at the end on bad content. */
 export async function getBlob(
   t: Transport,
@@ -46,13 +57,7 @@ export async function getBlob(
   digest: Digest,
   expectedSize?: number,
 ): Promise<Readable> {
-  const res = await t.request({
-    method: 'GET',
-    url: `/v2/${repo}/blobs/${digest}`,
-    scopes: [pullScope(repo)],
-    ok: [200],
-    ctx: blobNotFound(t, repo, digest),
-  });
+  const res = await blobResponse(t, repo, digest);
   return pipeline(res, new DigestVerifier(digest, blobWhat(t, repo, digest), expectedSize), () => {});
 }
 
@@ -63,13 +68,7 @@ export async function getBlobBytes(
   digest: Digest,
   maxBytes = 16 << 20,
 ): Promise<Buffer> {
-  const res = await t.request({
-    method: 'GET',
-    url: `/v2/${repo}/blobs/${digest}`,
-    scopes: [pullScope(repo)],
-    ok: [200],
-    ctx: blobNotFound(t, repo, digest),
-  });
+  const res = await blobResponse(t, repo, digest);
   const bytes = await readBody(res, maxBytes).catch((e: NodeJS.ErrnoException) => {
     if (e.code !== 'BODY_TOO_LARGE') throw e;
     throw new KilnError('BLOB_TOO_LARGE', `${blobWhat(t, repo, digest)} is larger than ${maxBytes} bytes`, {
