@@ -1,5 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
 import { describeCause, isKilnError, KilnError } from '../errors.ts';
+import { classifySystemError } from '../syserrors.ts';
 import { KILN_VERSION } from '../version.ts';
 import { COMMANDS } from './commands/index.ts';
 import type { CliIO } from './context.ts';
@@ -46,10 +47,18 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     }
     const err = isKilnError(e)
       ? e
-      : new KilnError('INTERNAL', `unexpected failure: ${describeCause(e)}`, {
+      : (classifySystemError(e) ??
+        new KilnError('INTERNAL', `unexpected failure: ${describeCause(e)}`, {
           cause: e,
           hint: 'this is a bug in kiln; run again with --verbose and report it',
-        });
+        }));
+    if (io.signal?.aborted) {
+      // Interrupted: say what state things are in, exit as shells expect (128 + signal number).
+      const message = err.code === 'INTERRUPTED' ? err.message : 'interrupted; run again to resume';
+      io.stderr(`\nkiln: ${message}\n`);
+      if (json) io.stdout(`${JSON.stringify({ error: { code: 'INTERRUPTED', message } })}\n`);
+      return io.signal.reason === 'SIGTERM' ? 143 : 130;
+    }
     io.stderr(`kiln: error: ${err.message}\n${err.hint ? `  hint: ${err.hint}\n` : ''}`);
     if (argv.includes('--verbose') || argv.includes('-v')) {
       if (err.cause !== undefined) io.stderr(`  cause: ${describeCause(err.cause)}\n`);

@@ -8,12 +8,14 @@ import type { MlflowOptions } from '../mlflow/index.ts';
 import { setModelVersionTag } from '../mlflow/registry.ts';
 import type { Digest } from '../oci/digest.ts';
 import type { ImageTarget } from '../oci/store.ts';
+import type { ProgressSink } from '../progress.ts';
 import { loadPrivateKey, type SigningKey } from '../sign/keys.ts';
 import { verifyImageSignatures } from '../sign/verify-image.ts';
 import { bake, bakeMtime } from './bake.ts';
 import { recordedKeys } from './held.ts';
 import { buildFingerprint, KEY } from './labels.ts';
 import { type MlflowModel, mlflowModel } from './mlflow-source.ts';
+import { preflight } from './preflight.ts';
 import type { PromoteRequest, PromoteResult } from './promote-types.ts';
 import { signingHook } from './sign.ts';
 import { tagFor } from './tags.ts';
@@ -53,6 +55,8 @@ export interface PromoteEnv {
   keyPassword: () => Promise<string>;
   sourceDateEpoch: number | undefined;
   log?: Logger;
+  /** Byte counts while baking (see bake's onProgress). */
+  onProgress?: ProgressSink;
 }
 
 /** Per-model settings: kiln.yaml `models[]` entry over `build`, then explicit overrides (flags). */
@@ -92,6 +96,7 @@ export async function promote(
   const uri = req.version
     ? `models:/${req.name}/${req.version}`
     : `models:/${req.name}@${req.alias ?? 'champion'}`;
+  preflight({ target: s.target, base: s.base, mode: s.mode, tag: s.tag });
   const model = await mlflowModel(uri, penv.mlflow, log);
   req.signal?.throwIfAborted();
   const key = s.signKey ? await loadPrivateKey(s.signKey, penv.keyPassword) : undefined;
@@ -142,6 +147,8 @@ export async function promote(
           )
         : undefined,
       log,
+      ...(penv.onProgress ? { onProgress: penv.onProgress } : {}),
+      ...(req.signal ? { signal: req.signal } : {}),
     });
     image = { digest: baked.digest, reference: baked.reference };
     bytesPushed = baked.reused ? 0 : (baked.layer?.size ?? 0);

@@ -26,18 +26,27 @@ export const registerBake: RegisterCommand = (program, io) =>
     .action(
       action(io, async (ctx, cmd) => {
         // Loaded when the command runs, not when kiln starts: `kiln rollback` must not pay for MLflow, OCI and SQLite code.
-        const { mlflowOptionsFromEnv } = await import('../../mlflow/index.ts');
+        const { mlflowOptionsFromEnv, parseModelUri } = await import('../../mlflow/index.ts');
         const { bake } = await import('../../pipeline/bake.ts');
         const { mlflowModel } = await import('../../pipeline/mlflow-source.ts');
         const { signingHook } = await import('../../pipeline/sign.ts');
         const { tagFor } = await import('../../pipeline/tags.ts');
         const { openSource, openTarget, specTag } = await import('../../pipeline/targets.ts');
         const { loadSigningKey } = await import('./signing.ts');
+        const { preflight } = await import('../../pipeline/preflight.ts');
         const flags = parseFlags(Flags, cmd.opts(), 'bake');
         const b = ctx.config.build;
         const transport = { insecure: ctx.config.registry.insecure, log: ctx.log };
         const mode = flags.mode ?? b.mode;
         const compression = flags.compression ?? b.compression;
+        // Usage errors before any network call (MLflow, registry).
+        parseModelUri(cmd.args[0]!);
+        preflight({
+          target: flags.to ?? b.target,
+          base: flags.base ?? b.base,
+          mode,
+          tag: flags.tag ?? b.tag,
+        });
         // The key (and its password) first: a wrong password must fail before anything is pushed.
         const signKeyFile = flags.signKey ?? b.signKey;
         const key = signKeyFile ? await loadSigningKey(signKeyFile, io) : undefined;
@@ -85,7 +94,10 @@ export const registerBake: RegisterCommand = (program, io) =>
           sourceDateEpoch: sourceDateEpoch(io.env),
           ...(beforeTag ? { beforeTag } : {}),
           log: ctx.log,
+          onProgress: ctx.progress.sink,
+          ...(ctx.signal ? { signal: ctx.signal } : {}),
         });
+        ctx.progress.finish('moved');
         if (!res.reused) ctx.log.info(`pushed ${target.name}:${tag}`);
         ctx.result(res.reference, { ...res, ...(signed ? { signed } : {}) });
       }),

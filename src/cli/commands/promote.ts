@@ -69,6 +69,7 @@ export const registerPromote: RegisterCommand = (program, io) =>
             name: ref.name,
             alias: 'alias' in ref ? ref.alias : undefined,
             version: 'version' in ref ? ref.version : undefined,
+            signal: ctx.signal,
           },
           settings,
           {
@@ -83,8 +84,10 @@ export const registerPromote: RegisterCommand = (program, io) =>
               }),
             sourceDateEpoch: sourceDateEpoch(io.env),
             log: ctx.log,
+            onProgress: ctx.progress.sink,
           },
         );
+        ctx.progress.finish('moved');
         ctx.result(res.reference, { ...res });
       }),
     );
