@@ -41,6 +41,8 @@ export function contextFor(cmd: Command, io: CliIO): CliContext {
   const progress = progressRenderer(io.stderr, {
     tty: io.stderrTty !== undefined && !json,
     columns: io.stderrTty?.columns,
+    // Off a terminal (CI logs): one line per KILN_PROGRESS_INTERVAL seconds, 5 by default.
+    everyMs: Number(io.env['KILN_PROGRESS_INTERVAL'] || 5) * 1000,
   });
   const log = streamLogger({ level: g.verbose ? 'debug' : 'info', json, write: (l) => progress.log(l) });
   const { config, file } = loadConfig({ file: g.config, env: io.env, cwd: io.cwd });
