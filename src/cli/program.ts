@@ -7,10 +7,17 @@ import type { CliIO } from './context.ts';
 
 export function buildProgram(io: CliIO): Command {
   const program = new Command('kiln')
-    .description(
-      'Bake MLflow model versions into signed, digest-pinned OCI images and roll them out on KServe.\n' +
-        'stdout carries only the result (a digest-pinned reference, or one JSON object with --json);\n' +
-        'progress and logs go to stderr. Exit codes: 0 done, 1 failed, 2 bad usage or input, 3 refused by policy.',
+    .description('MLflow model versions -> signed, digest-pinned OCI images -> KServe canaries.')
+    .addHelpText(
+      'after',
+      [
+        '',
+        'stdout carries only the result: a digest-pinned reference, or one JSON object with --json.',
+        'Progress and logs go to stderr. Exit codes: 0 done, 1 failed, 2 bad usage or input,',
+        '3 refused by policy, 130/143 interrupted (Ctrl-C / SIGTERM).',
+        '',
+        'Start with: kiln bake models:/NAME@ALIAS --to oci:./images   (kiln <command> --help for more)',
+      ].join('\n'),
     )
     .version(KILN_VERSION, '-V, --version', 'print the kiln version')
     .addOption(new Option('--json', 'print the result as one JSON object on stdout'))
@@ -30,6 +37,13 @@ export function buildProgram(io: CliIO): Command {
 export async function runCli(argv: string[], io: CliIO): Promise<number> {
   const program = buildProgram(io);
   const json = argv.includes('--json');
+  // `kiln` alone is a usage error, as with git: help on stderr, exit 2 (`kiln --help` is stdout, 0).
+  const asked = argv.some((a) => ['-h', '--help', '-V', '--version'].includes(a));
+  if (!asked && !argv.some((a) => !a.startsWith('-'))) {
+    io.stderr(program.helpInformation());
+    io.stderr('\nkiln: error: no command given\n');
+    return 2;
+  }
   try {
     await program.parseAsync(argv, { from: 'user' });
     return 0;

@@ -11,10 +11,16 @@ export const registerBake: RegisterCommand = (program, io) =>
     .command('bake')
     .description('bake an MLflow model version into an OCI image and push it by digest')
     .argument('<model>', 'models:/NAME@ALIAS or models:/NAME/VERSION')
-    .option('--to <target>', 'registry repository, oci:DIR or oci-archive:FILE.tar (default: build.target)')
+    .option(
+      '--to <target>',
+      'registry repository, oci:DIR or oci-archive:FILE.tar (default: oci:./kiln-images, or build.target)',
+    )
     .option('--base <image>', 'base image: registry reference or oci:DIR[:tag|@digest] (default: build.base)')
-    .option('--mode <mode>', 'baked (files in /mnt/models) | modelcar (files in /models)')
-    .option('--compression <c>', 'gzip | zstd | none')
+    .option(
+      '--mode <mode>',
+      'baked (files in /mnt/models) | modelcar (files in /models) (default: baked, or build.mode)',
+    )
+    .option('--compression <c>', 'gzip | zstd | none (default: gzip, or build.compression)')
     .option('--tag <template>', 'tag template; {version} is the model version (default: v{version})')
     .option('--force-tag', 'move the tag even if it points at another digest')
     .option('--sign-key <file>', 'sign and attest (SLSA provenance) before tagging (default: build.signKey)')

@@ -19,13 +19,13 @@ export const registerPromote: RegisterCommand = (program, io) =>
       '--to <target>',
       'registry repository, oci:DIR or oci-archive:FILE.tar (default: models[].target, build.target)',
     )
-    .option('--base <image>', 'runtime base image to bake onto')
-    .option('--mode <mode>', 'baked | modelcar')
-    .option('--compression <c>', 'gzip | zstd | none')
-    .option('--tag <template>', 'tag template; {version} is the model version')
+    .option('--base <image>', 'runtime base image to bake onto (default: models[].base, build.base)')
+    .option('--mode <mode>', 'baked | modelcar (default: baked)')
+    .option('--compression <c>', 'gzip | zstd | none (default: gzip)')
+    .option('--tag <template>', 'tag template; {version} and {name} are replaced (default: v{version})')
     .option('--sign-key <file>', 'cosign private key to sign and attest with (password: COSIGN_PASSWORD)')
     .option('--deploy <ns/name>', 'InferenceService to point at the new digest (default: models[].deploy)')
-    .option('--canary <percent>', 'traffic share for the new revision')
+    .option('--canary <percent>', 'traffic share for the new revision (default: none, a full rollout)')
     .option('--gitops <dir>', 'write the InferenceService into this git work tree instead of the cluster')
     .option(
       '--manifests <dir>',
