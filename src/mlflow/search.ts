@@ -27,3 +27,17 @@ export async function searchModelVersions(client: MlflowClient, name: string): P
   } while (token);
   return out.sort((a, b) => Number(b.version) - Number(a.version));
 }
+
+/** `model-versions/delete-tag`; a tag that is already gone is fine. */
+export async function deleteModelVersionTag(
+  client: MlflowClient,
+  name: string,
+  version: string,
+  key: string,
+): Promise<void> {
+  await client.deleteJson(
+    'api/2.0/mlflow/model-versions/delete-tag',
+    { name, version, key },
+    `delete tag ${key} of ${name}/${version}`,
+  );
+}
