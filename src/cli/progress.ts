@@ -109,6 +109,7 @@ export function bytes(n: number): string {
 
 function duration(s: number): string {
   if (s < 60) return `${s.toFixed(s < 10 ? 1 : 0)}s`;
-  const m = Math.floor(s / 60);
-  return m < 60 ? `${m}m${String(Math.round(s % 60)).padStart(2, '0')}s` : `${Math.floor(m / 60)}h${m % 60}m`;
+  const whole = Math.round(s);
+  const m = Math.floor(whole / 60);
+  return m < 60 ? `${m}m${String(whole % 60).padStart(2, '0')}s` : `${Math.floor(m / 60)}h${m % 60}m`;
 }

@@ -258,7 +258,7 @@ function watched(s: Readable, stage: StageProgress, signal: AbortSignal | undefi
 function warnAboutBase(base: ResolvedBase, ref: string, mode: ImageMode, log: Logger): void {
   if (!ref.startsWith('sha256:')) {
     log.info(
-      `base ${base.source.name}:${ref} resolved to ${base.digest} (a tag can move; pin it with ${base.source.name}@${base.digest})`,
+      `base ${base.source.name}:${ref} resolved to ${base.digest} (a tag can move: name the base by this digest to pin it)`,
     );
   }
   if (mode !== 'modelcar') return;
