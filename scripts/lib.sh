@@ -5,6 +5,8 @@ KILN_TOOLS="${KILN_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/kiln}"
 export KILN_TOOLS
 # Pinned versions: bump here, nowhere else.
 KILN_NODE_VERSION=24.21.0
+# An older Node, only for the test that kiln's launcher refuses it with a clear message.
+KILN_OLD_NODE_VERSION=20.19.5
 KILN_MLFLOW_VERSION=3.17.2
 KILN_SKLEARN_VERSION=1.9.1
 # kserve SDK in the scikit-learn runtime test image (test/rig/images); 0.20 matches the CRD fixture.

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // The executable: the only place that touches process.exitCode. Everything else returns values.
+import { getEventListeners } from 'node:events';
 import { enableCompileCache } from 'node:module';
 
 // Cache compiled bytecode on disk (Node >= 22.1): @kubernetes/client-node alone takes ~0.8 s to
@@ -16,10 +17,30 @@ for (const stream of [process.stdout, process.stderr]) {
   });
 }
 
+// Ctrl-C / SIGTERM: a command that is cleaning up (it listens on the signal) gets to finish
+// removing temporary files and upload sessions; a second signal, or nobody listening, exits now.
+// 128 + signal number, as shells report it: 130 for SIGINT, 143 for SIGTERM.
+const interrupt = new AbortController();
+const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(sig, () => {
+    const listening = getEventListeners(interrupt.signal, 'abort').length > 0;
+    if (interrupt.signal.aborted || !listening) {
+      if (!interrupt.signal.aborted) process.stderr.write('\nkiln: interrupted\n');
+      process.exit(SIGNAL_EXIT[sig]);
+    }
+    interrupt.abort(sig);
+    // Cleanup is bounded: exit even if a server never answers the upload cancellation.
+    setTimeout(() => process.exit(SIGNAL_EXIT[sig]), 10_000).unref();
+  });
+}
+
 const code = await runCli(process.argv.slice(2), {
   stdout: (s) => process.stdout.write(s),
   stderr: (s) => process.stderr.write(s),
   env: process.env,
   cwd: process.cwd(),
+  signal: interrupt.signal,
+  ...(process.stderr.isTTY ? { stderrTty: { columns: process.stderr.columns } } : {}),
 });
 process.exitCode = code;

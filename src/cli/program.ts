@@ -1,15 +1,23 @@
 import { Command, CommanderError, Option } from 'commander';
 import { describeCause, isKilnError, KilnError } from '../errors.ts';
+import { classifySystemError } from '../syserrors.ts';
 import { KILN_VERSION } from '../version.ts';
 import { COMMANDS } from './commands/index.ts';
 import type { CliIO } from './context.ts';
 
 export function buildProgram(io: CliIO): Command {
   const program = new Command('kiln')
-    .description(
-      'Bake MLflow model versions into signed, digest-pinned OCI images and roll them out on KServe.\n' +
-        'stdout carries only the result (a digest-pinned reference, or one JSON object with --json);\n' +
-        'progress and logs go to stderr. Exit codes: 0 done, 1 failed, 2 bad usage or input, 3 refused by policy.',
+    .description('MLflow model versions -> signed, digest-pinned OCI images -> KServe canaries.')
+    .addHelpText(
+      'after',
+      [
+        '',
+        'stdout carries only the result: a digest-pinned reference, or one JSON object with --json.',
+        'Progress and logs go to stderr. Exit codes: 0 done, 1 failed, 2 bad usage or input,',
+        '3 refused by policy, 130/143 interrupted (Ctrl-C / SIGTERM).',
+        '',
+        'Start with: kiln bake models:/NAME@ALIAS --to oci:./images   (kiln <command> --help for more)',
+      ].join('\n'),
     )
     .version(KILN_VERSION, '-V, --version', 'print the kiln version')
     .addOption(new Option('--json', 'print the result as one JSON object on stdout'))
@@ -29,6 +37,13 @@ export function buildProgram(io: CliIO): Command {
 export async function runCli(argv: string[], io: CliIO): Promise<number> {
   const program = buildProgram(io);
   const json = argv.includes('--json');
+  // `kiln` alone is a usage error, as with git: help on stderr, exit 2 (`kiln --help` is stdout, 0).
+  const asked = argv.some((a) => ['-h', '--help', '-V', '--version'].includes(a));
+  if (!asked && !argv.some((a) => !a.startsWith('-'))) {
+    io.stderr(program.helpInformation());
+    io.stderr('\nkiln: error: no command given\n');
+    return 2;
+  }
   try {
     await program.parseAsync(argv, { from: 'user' });
     return 0;
@@ -46,10 +61,18 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     }
     const err = isKilnError(e)
       ? e
-      : new KilnError('INTERNAL', `unexpected failure: ${describeCause(e)}`, {
+      : (classifySystemError(e) ??
+        new KilnError('INTERNAL', `unexpected failure: ${describeCause(e)}`, {
           cause: e,
           hint: 'this is a bug in kiln; run again with --verbose and report it',
-        });
+        }));
+    if (io.signal?.aborted) {
+      // Interrupted: say what state things are in, exit as shells expect (128 + signal number).
+      const message = err.code === 'INTERRUPTED' ? err.message : 'interrupted; run again to resume';
+      io.stderr(`\nkiln: ${message}\n`);
+      if (json) io.stdout(`${JSON.stringify({ error: { code: 'INTERRUPTED', message } })}\n`);
+      return io.signal.reason === 'SIGTERM' ? 143 : 130;
+    }
     io.stderr(`kiln: error: ${err.message}\n${err.hint ? `  hint: ${err.hint}\n` : ''}`);
     if (argv.includes('--verbose') || argv.includes('-v')) {
       if (err.cause !== undefined) io.stderr(`  cause: ${describeCause(err.cause)}\n`);

@@ -1,8 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { KilnError } from '../errors.ts';
+import { closest, knownKeys, relativeTo } from './keys.ts';
 import { type Config, ConfigSchema } from './schema.ts';
 
 export interface LoadConfigOptions {
@@ -39,9 +40,10 @@ export function loadConfig(opts: LoadConfigOptions = {}): LoadedConfig {
     }
     raw = parseYaml(file, readFileSync(file, 'utf8'));
   }
-  const merged = applyEnv(raw ?? {}, env);
+  // Paths in a config file mean what they say next to that file, wherever kiln is started from.
+  const merged = applyEnv(file ? relativeTo(raw ?? {}, dirname(file)) : (raw ?? {}), env);
   const parsed = ConfigSchema.safeParse(merged);
-  if (!parsed.success) throw configError(file, parsed.error);
+  if (!parsed.success) throw configError(file, parsed.error, env);
   return { config: parsed.data, file };
 }
 
@@ -85,10 +87,31 @@ function applyEnv(raw: unknown, env: NodeJS.ProcessEnv): unknown {
   return out;
 }
 
-function configError(file: string | undefined, error: z.ZodError): KilnError {
-  const where = file ?? 'configuration (environment)';
+/** Which environment variable sets a key, so an error names what the user actually typed. */
+const ENV_FOR: Record<string, string> = {
+  'mlflow.trackingUri': 'MLFLOW_TRACKING_URI',
+  'build.target': 'KILN_TARGET',
+  'build.base': 'KILN_BASE',
+  'build.signKey': 'KILN_SIGN_KEY',
+};
+
+function configError(file: string | undefined, error: z.ZodError, env: NodeJS.ProcessEnv): KilnError {
   const lines = error.issues.map((i) => {
     const key = i.path.length > 0 ? i.path.map(String).join('.') : '(top level)';
+    const variable = ENV_FOR[key];
+    if (variable && env[variable]) {
+      const why = key === 'mlflow.trackingUri' ? 'is not a URL; write it as http(s)://host:port' : i.message;
+      return `${variable}="${env[variable]}" ${why} (it sets ${key})`;
+    }
+    const where = file ?? 'configuration (environment)';
+    if (i.code === 'unrecognized_keys') {
+      const known = knownKeys(i.path.map(String));
+      const keys = (i as { keys: string[] }).keys.map((k) => {
+        const near = closest(k, known);
+        return `unknown key "${k}"${near ? ` (did you mean "${near}"?)` : ''}`;
+      });
+      return `${where}: ${key}: ${keys.join(', ')}`;
+    }
     return `${where}: ${key}: ${i.message}`;
   });
   return new KilnError('CONFIG_INVALID', lines.join('\n'), {

@@ -156,6 +156,11 @@ function setIfChanged(doc: Document, path: (string | number)[], value: unknown):
   doc.setIn(path, value);
 }
 
+/** Checked before a promotion moves any byte: `dir` must be inside a git work tree. */
+export async function checkGitopsDir(dir: string, env: NodeJS.ProcessEnv): Promise<void> {
+  await workTree(dir, env);
+}
+
 /** The work tree holding `dir` (which may not exist yet: kiln creates it, like the file). */
 async function workTree(dir: string, env: NodeJS.ProcessEnv): Promise<string> {
   let probe = resolve(dir);

@@ -10,7 +10,7 @@ export {
   type RolloutResult,
   rollback,
 } from './deploy.ts';
-export { deployToGitops, type GitopsResult, gitopsPath } from './gitops.ts';
+export { checkGitopsDir, deployToGitops, type GitopsResult, gitopsPath } from './gitops.ts';
 export { loadKubeConfig, parseIsvcRef } from './kubeconfig.ts';
 export type { DeployRequest } from './plan.ts';
 export { type PinnedImage, parsePinnedImage } from './reference.ts';

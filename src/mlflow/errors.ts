@@ -41,10 +41,29 @@ export function mlflowUnreachable(ctx: MlflowErrorContext, attempts: number, cau
 /** Certificate problems are answers too: retrying cannot fix them, configuration can. */
 export function isTlsError(e: unknown): boolean {
   const code = (e as NodeJS.ErrnoException | undefined)?.code;
-  return typeof code === 'string' && /CERT|SELF_SIGNED|ERR_TLS|ERR_SSL|UNABLE_TO_(GET|VERIFY)/.test(code);
+  return (
+    (typeof code === 'string' && /CERT|SELF_SIGNED|ERR_TLS|ERR_SSL|UNABLE_TO_(GET|VERIFY)/.test(code)) ||
+    plainHttpAnswer(e)
+  );
 }
 
+/** `https://` to a server that speaks plain HTTP: OpenSSL reports "wrong version number". */
+const plainHttpAnswer = (e: unknown): boolean =>
+  e instanceof Error && /wrong version number|packet length too long/i.test(e.message);
+
 export function mlflowTlsError(ctx: MlflowErrorContext, cause: unknown): KilnError {
+  if (plainHttpAnswer(cause)) {
+    return new KilnError(
+      'MLFLOW_TLS_FAILED',
+      `MLflow at ${new URL(ctx.url).origin} answered in plain HTTP, but MLFLOW_TRACKING_URI says https://`,
+      {
+        kind: 'usage',
+        hint: `set MLFLOW_TRACKING_URI=${new URL(ctx.url).origin.replace(/^https:/, 'http:')} (or enable TLS on the server)`,
+        cause,
+        details: { url: ctx.url },
+      },
+    );
+  }
   return new KilnError('MLFLOW_TLS_FAILED', `TLS to MLflow at ${ctx.url} failed: ${describeCause(cause)}`, {
     kind: 'usage',
     hint: "set MLFLOW_TRACKING_SERVER_CERT_PATH to the server's CA bundle (or MLFLOW_TRACKING_INSECURE_TLS=true to skip verification)",

@@ -27,7 +27,9 @@ export function send(req: HttpRequest): Promise<IncomingMessage> {
       req.url,
       {
         method: req.method,
-        headers: req.headers,
+        // A known length, not chunked: MLflow's server ignores a chunked body on DELETE
+        // (model-versions/delete-tag answered "Missing value for required parameter 'name'").
+        headers: req.body ? { ...req.headers, 'content-length': String(req.body.length) } : req.headers,
         agent: req.agent,
         signal: req.signal,
         timeout: req.timeoutMs,

@@ -36,6 +36,14 @@ export function parseModelUri(text: string): ModelRef {
   }
   const alias = name.slice(at + 1);
   if (!ALIAS.test(alias)) throw bad(`has an invalid alias "${alias}" (letters, digits, "_" and "-" only)`);
+  // MLflow answers get-by-alias "latest" with the newest version (the alias is reserved), which
+  // moves without notice: refused like models:/NAME/latest, so both spellings behave the same.
+  if (alias.toLowerCase() === 'latest') {
+    throw bad(
+      'names "latest", which is not an alias but whatever version is newest',
+      'pin a version (models:/NAME/7) or use an alias (models:/NAME@champion)',
+    );
+  }
   return { name: checkName(name.slice(0, at), bad), alias };
 }
 
@@ -49,7 +57,7 @@ function checkVersion(suffix: string, bad: (problem: string, hint?: string) => K
   if (/^[0-9]+$/.test(suffix)) return suffix;
   if (suffix.trim() === '') throw bad('has an empty version');
   throw bad(
-    `names "${suffix}", which is not a version number`,
+    `names "${suffix}", which is not a version number${suffix.toLowerCase() === 'latest' ? ' but whatever version is newest' : ''}`,
     `stages and "latest" move without notice; pin a version (models:/NAME/7) or use an alias (models:/NAME@champion)`,
   );
 }

@@ -53,6 +53,12 @@ export function parseReference(input: string): ImageReference {
     registry = first;
     parts.shift();
   }
+  const upper = parts.find((p) => /[A-Z]/.test(p));
+  if (upper !== undefined) {
+    throw bad(
+      `"${upper}" has upper-case letters; repository names are lowercase (try ${[registry === 'docker.io' ? '' : `${registry}/`, parts.join('/').toLowerCase()].join('')})`,
+    );
+  }
   if (parts.length === 0 || parts.some((p) => !COMPONENT.test(p))) {
     throw bad('repository path components must be lowercase letters, digits and separators (. _ __ -)');
   }

@@ -31,7 +31,7 @@ export interface ImageTarget extends ImageSource {
   copyBlob(desc: Descriptor, from: ImageSource): Promise<void>;
   putBlob(bytes: Uint8Array, mediaType: string): Promise<Descriptor>;
   /** Store a blob whose digest is known only once the stream ends (a freshly built layer). */
-  putBlobStream(body: Readable): Promise<{ digest: Digest; size: number }>;
+  putBlobStream(body: Readable, opts?: { signal?: AbortSignal }): Promise<{ digest: Digest; size: number }>;
   /** Store a manifest by digest, and point `tag` at it when given. */
   putManifest(manifest: ManifestBytes, tag?: string): Promise<void>;
   /** The digest a tag points at, or undefined when the tag does not exist. */

@@ -1,3 +1,4 @@
+import { addAbortSignal, pipeline, type Readable } from 'node:stream';
 import type { Compression, ImageMode } from '../config/schema.ts';
 import { KilnError } from '../errors.ts';
 import { type Logger, silentLogger } from '../log.ts';
@@ -17,8 +18,9 @@ import {
 import { serializeImage, serializeIndex } from '../oci/mutate/serialize.ts';
 import type { ImageSource, ImageTarget, ManifestBytes } from '../oci/store.ts';
 import type { Descriptor } from '../oci/types.ts';
+import { type ProgressSink, StageProgress } from '../progress.ts';
 import { type ResolvedBase, readBase } from './base.ts';
-import { recordedKeys } from './held.ts';
+import { describeHeld, recordedKeys } from './held.ts';
 import { type BuildInputs, buildFingerprint, KEY, manifestAnnotations } from './labels.ts';
 import { type ModelFiles, versionUri } from './model.ts';
 
@@ -40,6 +42,13 @@ export interface BakeRequest {
    */
   beforeTag?: (image: PushedBake, target: ImageTarget) => Promise<void>;
   log?: Logger;
+  /** Byte counts per stage (download, upload, base) for progress displays. */
+  onProgress?: ProgressSink;
+  /**
+   * Stops the bake (Ctrl-C): streams are destroyed, the target's temporary files and upload
+   * session are removed, and the tag is never written. Rejects with KilnError INTERRUPTED.
+   */
+  signal?: AbortSignal;
 }
 
 /** What is known when `beforeTag` runs: everything in the result but the tag. */
@@ -62,12 +71,26 @@ export interface BakeResult {
 
 /** resolve base -> check tag -> stream the model layer once -> per platform config + manifest -> index -> tag. */
 export async function bake(req: BakeRequest): Promise<BakeResult> {
+  // A listener marks this signal as handled: the CLI waits for the cleanup instead of exiting.
+  const handled = (): void => {};
+  req.signal?.addEventListener('abort', handled);
   try {
+    req.signal?.throwIfAborted();
     return await bakeInto(req);
   } catch (e) {
     await req.target.abort?.();
+    if (req.signal?.aborted) throw interrupted(e);
     throw e;
+  } finally {
+    req.signal?.removeEventListener('abort', handled);
   }
+}
+
+function interrupted(cause: unknown): KilnError {
+  return new KilnError('INTERRUPTED', 'interrupted; nothing was tagged; run again to resume', {
+    hint: 'what was already stored is reused by the next run; temporary files were removed',
+    cause,
+  });
 }
 
 async function bakeInto(req: BakeRequest): Promise<BakeResult> {
@@ -98,6 +121,7 @@ async function bakeInto(req: BakeRequest): Promise<BakeResult> {
   const mtime = bakeMtime(facts, req.sourceDateEpoch);
   const created = new Date(mtime * 1000).toISOString().replace('.000Z', 'Z');
   const base = req.base ? await readBase(req.base.source, req.base.ref) : undefined;
+  if (base && req.base) warnAboutBase(base, req.base.ref, req.mode, log);
   const inputs: BuildInputs = {
     facts,
     files: req.model.files,
@@ -115,6 +139,8 @@ async function bakeInto(req: BakeRequest): Promise<BakeResult> {
     const recorded = await recordedKeys(req.target, held);
     if (recorded[KEY.build] === fingerprint) {
       log.info(`${req.target.name}:${req.tag} already holds ${uri} (${existing}): nothing to do`);
+      // The same fields as a fresh bake, read back from the image (one --json shape).
+      const { layer, platforms } = await describeHeld(req.target, held);
       const reused: PushedBake = {
         digest: existing,
         reference: req.target.pinned(existing),
@@ -122,9 +148,9 @@ async function bakeInto(req: BakeRequest): Promise<BakeResult> {
         reused: true,
         model: summary,
         baseDigest: base?.digest,
-        layer: undefined,
+        layer,
         files: filesFromAnnotations(recorded),
-        platforms: [],
+        platforms,
       };
       await req.beforeTag?.(reused, req.target);
       await req.target.close();
@@ -137,15 +163,31 @@ async function bakeInto(req: BakeRequest): Promise<BakeResult> {
   log.info(
     `baking ${uri} (${files.length} files, ${humanBytes(files.reduce((n, f) => n + f.file.size, 0))}) into ${req.target.name}`,
   );
+  const total = files.reduce((n, f) => n + f.file.size, 0);
+  const download = new StageProgress(
+    req.onProgress,
+    'download',
+    `model ${facts.name}/${facts.version}`,
+    total,
+  );
+  const upload = new StageProgress(req.onProgress, 'upload', `layer to ${req.target.name}`);
   const layer = buildLayer(
     files.map(({ file, layerPath }) => ({
       path: layerPath,
       size: file.size,
-      open: () => req.model.open(file),
+      open: async () => watched(await req.model.open(file), download, req.signal),
     })),
     { mtime, compression: req.compression, mediaType: 'pending' },
   );
-  const stored = await req.target.putBlobStream(layer.stream);
+  download.start();
+  // The upload side is not torn down on abort: a registry upload ends its body cleanly and
+  // cancels its session (see uploadBlobStream); the download side stops the stream.
+  const stored = await req.target.putBlobStream(
+    watched(layer.stream, upload, undefined),
+    req.signal ? { signal: req.signal } : {},
+  );
+  download.end();
+  upload.end();
   const built = layer.result();
   if (stored.digest !== built.descriptor.digest) {
     throw new KilnError(
@@ -169,7 +211,7 @@ async function bakeInto(req: BakeRequest): Promise<BakeResult> {
     clearEntrypoint: req.mode === 'modelcar',
   };
   const pushed = base
-    ? await pushOnBase(req.target, base, model, edits, req.compression, log)
+    ? await pushOnBase(req.target, base, model, edits, req.compression, log, req.onProgress, req.signal)
     : [await pushScratch(req.target, model, edits, req.compression)];
   let top: ManifestBytes;
   if (base?.indexMediaType) {
@@ -199,10 +241,35 @@ async function bakeInto(req: BakeRequest): Promise<BakeResult> {
   };
   await req.target.putManifest(top);
   await req.beforeTag?.(result, req.target);
+  req.signal?.throwIfAborted();
   // The tag is written last, so a failure above never leaves a tag on a half-pushed or unsigned image.
   await req.target.putManifest(top, req.tag);
   await req.target.close();
   return { ...result, tag: req.tag };
+}
+
+/** A stream counted for progress and destroyed when `signal` aborts. */
+function watched(s: Readable, stage: StageProgress, signal: AbortSignal | undefined): Readable {
+  const counted = pipeline(s, stage.stream(), () => {});
+  return signal ? addAbortSignal(signal, counted) : counted;
+}
+
+/** A mutable base tag is shown with the digest it meant today; a modelcar on a full runtime is suspicious. */
+function warnAboutBase(base: ResolvedBase, ref: string, mode: ImageMode, log: Logger): void {
+  if (!ref.startsWith('sha256:')) {
+    log.info(
+      `base ${base.source.name}:${ref} resolved to ${base.digest} (a tag can move: name the base by this digest to pin it)`,
+    );
+  }
+  if (mode !== 'modelcar') return;
+  const first = base.platforms[0]?.base;
+  const size = first?.manifest.layers.reduce((n, l) => n + l.size, 0) ?? 0;
+  const entrypoint = first?.config.config?.Entrypoint ?? [];
+  if (entrypoint.length > 0 || size > 64 << 20) {
+    log.warn(
+      `--mode modelcar on ${base.source.name}, which looks like a serving runtime (${entrypoint.length > 0 ? `ENTRYPOINT ${entrypoint.join(' ')}, ` : ''}${humanBytes(size)}): a modelcar holds only the model and runs beside KServe's runtime; use a small shell base such as busybox, or --mode baked`,
+    );
+  }
 }
 
 /** The per-file hashes a previous bake recorded (manifest/index annotations or config labels). */
@@ -227,13 +294,34 @@ async function pushOnBase(
   edits: ImageEdits,
   compression: Compression,
   log: Logger,
+  onProgress: ProgressSink | undefined,
+  signal: AbortSignal | undefined,
 ): Promise<PushedImage[]> {
   const out: PushedImage[] = [];
+  // Base layers the target lacks, measured first so the copy can show a total and an ETA.
+  const missing = new Map<Digest, Descriptor>();
+  for (const p of base.platforms) {
+    for (const l of p.base.manifest.layers) {
+      if (!missing.has(l.digest) && !(await target.hasBlob(l.digest))) missing.set(l.digest, l);
+    }
+  }
+  const copy = new StageProgress(onProgress, 'base', `base layers from ${base.source.name}`);
+  if (missing.size > 0) copy.start([...missing.values()].reduce((n, l) => n + l.size, 0));
+  const from: ImageSource = {
+    name: base.source.name,
+    getManifest: (ref) => base.source.getManifest(ref),
+    readBlob: (d, max) => base.source.readBlob(d, max),
+    openBlob: async (d) => watched(await base.source.openBlob(d), copy, signal),
+  };
   for (const p of base.platforms) {
     const platform = p.platform ?? { architecture: p.base.config.architecture, os: p.base.config.os };
     const name = `${platform.os}/${platform.architecture}${platform.variant ? `/${platform.variant}` : ''}`;
-    for (const l of p.base.manifest.layers) await target.copyBlob(l, base.source);
+    for (const l of p.base.manifest.layers) {
+      signal?.throwIfAborted();
+      if (missing.has(l.digest)) await target.copyBlob(l, from);
+    }
     log.debug(`base layers for ${name} present in ${target.name}`);
+    copy.end();
     const img = serializeImage(appendLayer(p.base, layer, edits, (f) => layerMediaType(compression, f)));
     out.push(await putImage(target, img, name, p.platform));
   }

@@ -1,19 +1,22 @@
 import type { Config, ImageMode } from '../config/schema.ts';
 import { KilnError } from '../errors.ts';
-import { deployInferenceService, deployToGitops, parseIsvcRef } from '../kserve/index.ts';
+import { deployInferenceService, deployToGitops } from '../kserve/index.ts';
 import { writeManifestFile } from '../kserve/manifest-file.ts';
-import { openTarget as openKube } from '../kserve/target.ts';
 import { type Logger, silentLogger } from '../log.ts';
 import type { MlflowOptions } from '../mlflow/index.ts';
 import { setModelVersionTag } from '../mlflow/registry.ts';
+import { deleteModelVersionTag } from '../mlflow/search.ts';
 import type { Digest } from '../oci/digest.ts';
 import type { ImageTarget } from '../oci/store.ts';
-import { loadPrivateKey, type SigningKey } from '../sign/keys.ts';
+import type { ProgressSink } from '../progress.ts';
+import { loadPrivateKey, loadPublicKey, type SigningKey, type VerifyKey } from '../sign/keys.ts';
 import { verifyImageSignatures } from '../sign/verify-image.ts';
-import { bake, bakeMtime } from './bake.ts';
+import { bake, bakeMtime, humanBytes } from './bake.ts';
+import { type DeployPlan, k8sName, planDeploy } from './deploy-plan.ts';
 import { recordedKeys } from './held.ts';
 import { buildFingerprint, KEY } from './labels.ts';
 import { type MlflowModel, mlflowModel } from './mlflow-source.ts';
+import { preflight } from './preflight.ts';
 import type { PromoteRequest, PromoteResult } from './promote-types.ts';
 import { signingHook } from './sign.ts';
 import { tagFor } from './tags.ts';
@@ -42,6 +45,12 @@ export interface PromoteSettings {
   deploy: { inferenceService: string; canary: number | undefined; gitops: string | undefined } | undefined;
   /** Where the InferenceService YAML goes when no cluster or GitOps repo is configured. */
   manifestsDir: string;
+  /** --manifests DIR: write the YAML there instead of applying it, even with a deploy target. */
+  manifests?: string | undefined;
+  /** --canary without --deploy: honoured in the YAML written. */
+  canary?: number | undefined;
+  /** Write kiln.* tags to MLflow (default: only when the image goes to a registry). */
+  record?: boolean | undefined;
   kube: { context?: string | undefined; namespace?: string | undefined };
   insecure: string[];
 }
@@ -53,6 +62,8 @@ export interface PromoteEnv {
   keyPassword: () => Promise<string>;
   sourceDateEpoch: number | undefined;
   log?: Logger;
+  /** Byte counts while baking (see bake's onProgress). */
+  onProgress?: ProgressSink;
 }
 
 /** Per-model settings: kiln.yaml `models[]` entry over `build`, then explicit overrides (flags). */
@@ -77,9 +88,98 @@ export function promoteSettings(
       flags.deploy ??
       (d ? { inferenceService: d.inferenceService, canary: d.canary, gitops: d.gitops } : undefined),
     manifestsDir: flags.manifestsDir ?? './kiln-deploy',
+    manifests: flags.manifests,
+    canary: flags.canary,
+    record: flags.record,
     kube: flags.kube ?? config.kube,
     insecure: config.registry.insecure,
   };
+}
+
+/** Everything decided before any byte moves: model, key, base, tag, deployment (all checked). */
+async function prepare(
+  req: PromoteRequest,
+  s: PromoteSettings,
+  penv: PromoteEnv,
+  log: Logger,
+  dryRun: boolean,
+) {
+  const uri = req.version
+    ? `models:/${req.name}/${req.version}`
+    : `models:/${req.name}@${req.alias ?? 'champion'}`;
+  preflight({ target: s.target, base: s.base, mode: s.mode, tag: s.tag });
+  const model = await mlflowModel(uri, penv.mlflow, log);
+  req.signal?.throwIfAborted();
+  // The private key (and its password) is loaded only when something will be signed; a version
+  // already baked and signed is checked with the public key beside it (cosign's KEY.pub), so a
+  // re-run asks for no password. A dry run signs nothing.
+  const publicKey = s.signKey && !dryRun ? await publicKeyBeside(s.signKey) : undefined;
+  const transport = { insecure: s.insecure, log };
+  const base = s.base ? await openSource(s.base, transport) : undefined;
+  const baseDigest = base ? (await base.source.getManifest(base.ref)).digest : undefined;
+  const tag = specTag(s.target) ?? tagFor(s.tag, model.facts);
+  const inRegistry = parseLocation(s.target).kind === 'registry';
+  const plan = await planDeploy(
+    {
+      inferenceService: s.deploy?.inferenceService,
+      gitops: s.deploy?.gitops,
+      canary: s.deploy?.canary ?? s.canary,
+      manifests: s.manifests,
+      defaultManifests: s.manifestsDir,
+      kube: s.kube,
+    },
+    model.facts.name,
+    inRegistry,
+    penv.env,
+  );
+  // Local-only runs (oci:, oci-archive:) keep this machine's paths out of the shared MLflow.
+  const record = s.record ?? inRegistry;
+  if (!s.base) log.warn('no --base: the image holds only the model files, no serving runtime to run them');
+  if (!s.signKey && inRegistry) log.warn('the image will not be signed (no --sign-key or build.signKey)');
+  return { uri, model, publicKey, base, baseDigest, tag, plan, record, transport };
+}
+
+/** `KEY.pub` beside `KEY.key` (what cosign generate-key-pair and kiln keygen write), if readable. */
+async function publicKeyBeside(keyFile: string): Promise<VerifyKey | undefined> {
+  const pub = keyFile.replace(/\.key$/, '') + '.pub';
+  return pub === keyFile ? undefined : loadPublicKey(pub).catch(() => undefined);
+}
+
+/** `kiln promote --dry-run`: what would happen, with every destination checked; nothing moves. */
+export async function planPromotion(
+  req: PromoteRequest,
+  s: PromoteSettings,
+  penv: PromoteEnv,
+): Promise<string[]> {
+  const log = penv.log ?? silentLogger;
+  const p = await prepare(req, s, penv, log, true);
+  const size = p.model.files.reduce((n, f) => n + f.size, 0);
+  const recorded = p.model.info.tags[TAGS.image];
+  const steps = [
+    `resolve ${p.uri} -> version ${p.model.facts.version} (${p.model.files.length} files, ${humanBytes(size)})`,
+    recorded
+      ? `bake into ${s.target} as tag ${p.tag} unless ${recorded} (recorded in MLflow) is present and built the same way`
+      : `bake onto ${s.base ? `${s.base}${p.baseDigest ? ` (${p.baseDigest})` : ''}` : 'no base (model files only)'} into ${s.target} as tag ${p.tag} (${s.mode}, ${s.compression})`,
+    s.signKey ? `sign and attest with ${s.signKey}` : 'not signed (no --sign-key)',
+    describePlan(p.plan),
+    p.record
+      ? `record ${Object.values(TAGS).join(', ')} on ${p.model.facts.name} version ${p.model.facts.version} in MLflow`
+      : 'record nothing in MLflow (the image stays on this machine; pass --record to record it)',
+  ];
+  return steps;
+}
+
+function describePlan(plan: DeployPlan): string {
+  const canary = plan.canary !== undefined ? ` as a ${plan.canary}% canary` : '';
+  const isvc = `${plan.ref.namespace}/${plan.ref.name}`;
+  switch (plan.kind) {
+    case 'cluster':
+      return `deploy InferenceService ${isvc}${canary} on ${plan.kube.server}`;
+    case 'gitops':
+      return `write InferenceService ${isvc}${canary} into the GitOps repository at ${plan.dir} and commit it`;
+    case 'yaml':
+      return `write InferenceService ${isvc}${canary} to ${plan.dir}/${plan.ref.namespace}/${plan.ref.name}.yaml (not applied)`;
+  }
 }
 
 export async function promote(
@@ -89,15 +189,13 @@ export async function promote(
 ): Promise<PromoteResult> {
   const log = penv.log ?? silentLogger;
   const started = Date.now();
-  const uri = req.version
-    ? `models:/${req.name}/${req.version}`
-    : `models:/${req.name}@${req.alias ?? 'champion'}`;
-  const model = await mlflowModel(uri, penv.mlflow, log);
-  req.signal?.throwIfAborted();
-  const key = s.signKey ? await loadPrivateKey(s.signKey, penv.keyPassword) : undefined;
-  const transport = { insecure: s.insecure, log };
-  const base = s.base ? await openSource(s.base, transport) : undefined;
-  const tag = specTag(s.target) ?? tagFor(s.tag, model.facts);
+  const { uri, model, publicKey, base, baseDigest, tag, plan, record, transport } = await prepare(
+    req,
+    s,
+    penv,
+    log,
+    false,
+  );
   // What this promotion would build; an image recorded for the version is reused only if it
   // was built the same way (same files, mode, compression, base and timestamps).
   const fingerprint = buildFingerprint({
@@ -105,17 +203,26 @@ export async function promote(
     files: model.files,
     mode: s.mode,
     compression: s.compression,
-    baseDigest: base ? (await base.source.getManifest(base.ref)).digest : undefined,
+    baseDigest,
     mtime: bakeMtime(model.facts, penv.sourceDateEpoch),
   });
   // Opened last: an archive target creates its (partial) file on open.
   const { target } = await openTarget(s.target, transport);
 
-  let image = await recordedImage(model, target, key, fingerprint, log);
+  const signed = s.signKey !== undefined;
+  let key: SigningKey | undefined;
+  const loadKey = async (): Promise<SigningKey | undefined> => {
+    if (s.signKey && !key) key = await loadPrivateKey(s.signKey, penv.keyPassword);
+    return key;
+  };
+  // Without a public key file the fast path needs the private key to check the signature.
+  let image = await recordedImage(model, target, publicKey ?? (await loadKey()), signed, fingerprint, log);
   let bytesPushed = 0;
   if (image) {
-    log.info(`${uri} is already baked as ${image.reference}${key ? ' and signed' : ''}: no upload`);
+    log.info(`${uri} is already baked as ${image.reference}${signed ? ' and signed' : ''}: no upload`);
   } else {
+    // The key (and its password) before anything is pushed: a wrong password must fail first.
+    await loadKey();
     const baked = await bake({
       model,
       target,
@@ -142,27 +249,38 @@ export async function promote(
           )
         : undefined,
       log,
+      ...(penv.onProgress ? { onProgress: penv.onProgress } : {}),
+      ...(req.signal ? { signal: req.signal } : {}),
     });
     image = { digest: baked.digest, reference: baked.reference };
     bytesPushed = baked.reused ? 0 : (baked.layer?.size ?? 0);
     // Record the image before deploying: a promotion killed after this point resumes at deploy.
-    await writeBack(model, {
-      [TAGS.image]: image.reference,
-      [TAGS.digest]: image.digest,
-      [TAGS.signed]: String(key !== undefined),
-    });
+    if (record) {
+      await writeBack(model, {
+        [TAGS.image]: image.reference,
+        [TAGS.digest]: image.digest,
+        [TAGS.signed]: String(signed),
+      });
+      // A deployment recorded for another image of this version no longer describes this one.
+      const before = model.info.tags[TAGS.image];
+      if (model.info.tags[TAGS.deployedTo] !== undefined && before !== image.reference) {
+        await deleteModelVersionTag(model.client, model.facts.name, model.facts.version, TAGS.deployedTo);
+        delete model.info.tags[TAGS.deployedTo];
+      }
+    }
   }
 
   req.signal?.throwIfAborted();
-  const deployedTo = await deploy(model, image, s, penv, log);
-  if (deployedTo && model.info.tags[TAGS.deployedTo] !== deployedTo)
+  const deployedTo = await deploy(model, image, s, plan, penv, log);
+  // Only a deployment that happened is recorded: YAML written to a folder is not one.
+  if (record && plan.kind !== 'yaml' && deployedTo && model.info.tags[TAGS.deployedTo] !== deployedTo)
     await writeBack(model, { [TAGS.deployedTo]: deployedTo });
   return {
     name: model.facts.name,
     version: model.facts.version,
     digest: image.digest,
     reference: image.reference,
-    signed: key !== undefined,
+    signed,
     deployedTo,
     reused: bytesPushed === 0,
     bytesPushed,
@@ -177,7 +295,8 @@ export async function promote(
 async function recordedImage(
   model: MlflowModel,
   target: ImageTarget,
-  key: SigningKey | undefined,
+  key: VerifyKey | undefined,
+  signing: boolean,
   fingerprint: string,
   log: Logger,
 ): Promise<{ digest: Digest; reference: string } | undefined> {
@@ -190,7 +309,10 @@ async function recordedImage(
       log.info(`${reference} was built with other settings (mode, compression, base or files): baking again`);
       return undefined;
     }
-    if (key) await verifyImageSignatures(target, digest, key);
+    if (signing) {
+      if (!key) return undefined;
+      await verifyImageSignatures(target, digest, key);
+    }
     return { digest, reference };
   } catch (e) {
     log.debug(`recorded image ${reference} cannot be reused (${(e as Error).message}); baking`);
@@ -202,61 +324,44 @@ async function deploy(
   model: MlflowModel,
   image: { digest: Digest; reference: string },
   s: PromoteSettings,
+  plan: DeployPlan,
   penv: PromoteEnv,
   log: Logger,
 ): Promise<string | undefined> {
-  const loc = parseLocation(s.target);
   const req = {
     image: image.reference,
     mode: s.mode,
     model: { name: model.facts.name, version: model.facts.version },
+    canaryPercent: plan.canary,
   };
-  if (loc.kind !== 'registry') {
-    // A layout or archive has no pullable name; the YAML names the digest under localhost/ until
-    // it is copied to a registry (skopeo copy --preserve-digests keeps the digest).
-    const ref = parseIsvcRef(s.deploy?.inferenceService ?? `default/${k8sName(model.facts.name)}`, []);
-    const localRef = `localhost/kiln/${k8sName(model.facts.name)}@${image.digest}`;
-    const out = await writeManifestFile(s.manifestsDir, ref, {
-      ...req,
-      image: localRef,
-      canaryPercent: s.deploy?.canary,
-    });
-    log.info(`wrote ${out.path} (apply it once the image is in a registry)`);
-    return out.path;
+  switch (plan.kind) {
+    case 'yaml': {
+      // A layout or archive has no pullable name; the YAML names the digest under localhost/
+      // until it is copied to a registry (skopeo copy --preserve-digests keeps the digest).
+      const localRef = `localhost/kiln/${k8sName(model.facts.name)}@${image.digest}`;
+      const out = await writeManifestFile(plan.dir, plan.ref, {
+        ...req,
+        image: plan.pullable ? image.reference : localRef,
+      });
+      if (plan.pullable)
+        log.info(`wrote ${out.path} (not applied: kubectl apply -f it, or pass --deploy ns/name)`);
+      else
+        log.warn(
+          `wrote ${out.path}, naming ${localRef}, which no cluster can pull: copy the image to a registry first (skopeo copy --preserve-digests ${image.reference} docker://REGISTRY/REPO) and set that name, or promote --to a registry`,
+        );
+      return out.path;
+    }
+    case 'gitops': {
+      const out = await deployToGitops(plan.dir, { ...plan.ref, ...req }, log, { env: penv.env });
+      return out.path;
+    }
+    case 'cluster':
+      await deployInferenceService(plan.kube, { ...plan.ref, ...req }, log);
+      return `${plan.ref.namespace}/${plan.ref.name}`;
   }
-  if (!s.deploy) {
-    const ref = parseIsvcRef(`default/${k8sName(model.facts.name)}`, []);
-    const out = await writeManifestFile(s.manifestsDir, ref, req);
-    log.info(`no deploy target configured: wrote ${out.path}`);
-    return out.path;
-  }
-  if (s.deploy.gitops) {
-    const ref = parseIsvcRef(s.deploy.inferenceService, []);
-    const out = await deployToGitops(
-      s.deploy.gitops,
-      { ...ref, ...req, canaryPercent: s.deploy.canary },
-      log,
-      { env: penv.env },
-    );
-    return out.path;
-  }
-  const { kube, ref } = await openKube({ isvc: s.deploy.inferenceService, config: s.kube, env: penv.env });
-  await deployInferenceService(kube, { ...ref, ...req, canaryPercent: s.deploy.canary }, log);
-  return `${ref.namespace}/${ref.name}`;
 }
 
-/**
- * An MLflow model name as a Kubernetes object name (RFC 1123 label: lowercase alphanumerics and
- * '-', at most 63): MLflow names often hold '_', '.' or spaces, which an InferenceService cannot.
- */
-export function k8sName(modelName: string): string {
-  const name = modelName
-    .toLowerCase()
-    .replace(/[^a-z0-9-]+/g, '-')
-    .slice(0, 63)
-    .replace(/^-+|-+$/g, '');
-  return name || 'model';
-}
+export { k8sName } from './deploy-plan.ts';
 
 async function writeBack(model: MlflowModel, tags: Record<string, string>): Promise<void> {
   for (const [k, v] of Object.entries(tags)) {

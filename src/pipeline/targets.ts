@@ -22,6 +22,9 @@ export interface TransportSettings {
 }
 
 export function parseLocation(spec: string): Location {
+  // skopeo users write `docker://host/repo`; it names the same registry repository.
+  if (spec.startsWith('docker://'))
+    return { kind: 'registry', ref: parseReference(spec.slice('docker://'.length)) };
   if (spec.startsWith('oci-archive:')) {
     const file = spec.slice('oci-archive:'.length);
     if (!file) throw usage(spec, 'names no file');

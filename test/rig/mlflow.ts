@@ -38,11 +38,13 @@ const QUIET_ENV = {
   MLFLOW_SERVER_ENABLE_JOB_EXECUTION: 'false',
 };
 
-export async function startMlflow(opts: { env?: NodeJS.ProcessEnv } = {}): Promise<MlflowRig> {
-  const tmp = await tempDir('mlflow');
+/** `dir`: keep the server's database and artifacts there across runs (the demo); default a temp dir. */
+export async function startMlflow(opts: { env?: NodeJS.ProcessEnv; dir?: string } = {}): Promise<MlflowRig> {
+  const tmp = opts.dir ? { path: opts.dir, remove: async () => {} } : await tempDir('mlflow');
   const dir = tmp.path;
   try {
-    await copyFile(await templateDb(), join(dir, 'mlflow.db'));
+    await mkdir(dir, { recursive: true });
+    if (!existsSync(join(dir, 'mlflow.db'))) await copyFile(await templateDb(), join(dir, 'mlflow.db'));
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     const service = await startService({

@@ -11,10 +11,16 @@ export const registerBake: RegisterCommand = (program, io) =>
     .command('bake')
     .description('bake an MLflow model version into an OCI image and push it by digest')
     .argument('<model>', 'models:/NAME@ALIAS or models:/NAME/VERSION')
-    .option('--to <target>', 'registry repository, oci:DIR or oci-archive:FILE.tar (default: build.target)')
+    .option(
+      '--to <target>',
+      'registry repository, oci:DIR or oci-archive:FILE.tar (default: oci:./kiln-images, or build.target)',
+    )
     .option('--base <image>', 'base image: registry reference or oci:DIR[:tag|@digest] (default: build.base)')
-    .option('--mode <mode>', 'baked (files in /mnt/models) | modelcar (files in /models)')
-    .option('--compression <c>', 'gzip | zstd | none')
+    .option(
+      '--mode <mode>',
+      'baked (files in /mnt/models) | modelcar (files in /models) (default: baked, or build.mode)',
+    )
+    .option('--compression <c>', 'gzip | zstd | none (default: gzip, or build.compression)')
     .option('--tag <template>', 'tag template; {version} is the model version (default: v{version})')
     .option('--force-tag', 'move the tag even if it points at another digest')
     .option('--sign-key <file>', 'sign and attest (SLSA provenance) before tagging (default: build.signKey)')
@@ -26,18 +32,27 @@ export const registerBake: RegisterCommand = (program, io) =>
     .action(
       action(io, async (ctx, cmd) => {
         // Loaded when the command runs, not when kiln starts: `kiln rollback` must not pay for MLflow, OCI and SQLite code.
-        const { mlflowOptionsFromEnv } = await import('../../mlflow/index.ts');
+        const { mlflowOptionsFromEnv, parseModelUri } = await import('../../mlflow/index.ts');
         const { bake } = await import('../../pipeline/bake.ts');
         const { mlflowModel } = await import('../../pipeline/mlflow-source.ts');
         const { signingHook } = await import('../../pipeline/sign.ts');
         const { tagFor } = await import('../../pipeline/tags.ts');
         const { openSource, openTarget, specTag } = await import('../../pipeline/targets.ts');
         const { loadSigningKey } = await import('./signing.ts');
+        const { preflight } = await import('../../pipeline/preflight.ts');
         const flags = parseFlags(Flags, cmd.opts(), 'bake');
         const b = ctx.config.build;
         const transport = { insecure: ctx.config.registry.insecure, log: ctx.log };
         const mode = flags.mode ?? b.mode;
         const compression = flags.compression ?? b.compression;
+        // Usage errors before any network call (MLflow, registry).
+        parseModelUri(cmd.args[0]!);
+        preflight({
+          target: flags.to ?? b.target,
+          base: flags.base ?? b.base,
+          mode,
+          tag: flags.tag ?? b.tag,
+        });
         // The key (and its password) first: a wrong password must fail before anything is pushed.
         const signKeyFile = flags.signKey ?? b.signKey;
         const key = signKeyFile ? await loadSigningKey(signKeyFile, io) : undefined;
@@ -85,7 +100,10 @@ export const registerBake: RegisterCommand = (program, io) =>
           sourceDateEpoch: sourceDateEpoch(io.env),
           ...(beforeTag ? { beforeTag } : {}),
           log: ctx.log,
+          onProgress: ctx.progress.sink,
+          ...(ctx.signal ? { signal: ctx.signal } : {}),
         });
+        ctx.progress.finish('moved');
         if (!res.reused) ctx.log.info(`pushed ${target.name}:${tag}`);
         ctx.result(res.reference, { ...res, ...(signed ? { signed } : {}) });
       }),

@@ -18,7 +18,9 @@ export const registerHistory: RegisterCommand = (program, io) =>
     .addHelpText(
       'after',
       "\nReads kiln serve's state store (server.stateDir); it can run while kiln serve does.\n" +
-        'STATUS is succeeded, failed, running, queued or superseded (a newer version arrived first).',
+        'STATUS is succeeded, failed, running, queued or superseded (a newer version arrived first).\n' +
+        "Without kiln serve's state, it lists the versions kiln promote recorded in MLflow (kiln.* version tags,\n" +
+        'STATUS recorded).',
     )
     .action(
       action(io, async (ctx, cmd) => {
@@ -28,10 +30,14 @@ export const registerHistory: RegisterCommand = (program, io) =>
         const { STATE_FILE, StateStore } = await import('../../server/state.ts');
         const file = join(dir, STATE_FILE);
         if (!existsSync(file)) {
-          throw new KilnError('STATE_NOT_FOUND', `no kiln serve state in ${dir}`, {
-            kind: 'usage',
-            hint: 'run it where kiln serve runs, with the same kiln.yaml (server.stateDir)',
+          // No kiln serve here (promotions ran from the CLI): MLflow's version tags are the record.
+          ctx.log.info(`no kiln serve state in ${dir}: showing what MLflow records (kiln.* version tags)`);
+          const rows = (await fromMlflow(name, io.env, ctx.config.mlflow)).slice(0, limit);
+          ctx.result(rows.length === 0 ? `no promotions recorded for ${name}` : table(rows), {
+            name,
+            promotions: rows.map(toJson),
           });
+          return;
         }
         const store = new StateStore(file, { readOnly: true });
         let rows: PromotionRow[];
@@ -46,6 +52,43 @@ export const registerHistory: RegisterCommand = (program, io) =>
         });
       }),
     );
+
+/** Versions that kiln promote recorded an image for, from MLflow's kiln.* tags, newest first. */
+async function fromMlflow(
+  name: string,
+  env: NodeJS.ProcessEnv,
+  fallback: { trackingUri?: string | undefined },
+): Promise<PromotionRow[]> {
+  const { MlflowClient, mlflowOptionsFromEnv } = await import('../../mlflow/index.ts');
+  const { searchModelVersions } = await import('../../mlflow/search.ts');
+  const { TAGS } = await import('../../pipeline/promote.ts');
+  const client = new MlflowClient(mlflowOptionsFromEnv(env, fallback));
+  const versions = await searchModelVersions(client, name);
+  if (versions.length === 0) {
+    throw new KilnError('MODEL_NOT_FOUND', `MLflow has no registered model "${name}"`, {
+      kind: 'usage',
+      hint: 'check the name (kiln history takes the registered model name, not a models:/ URI)',
+    });
+  }
+  return (
+    versions
+      .filter((v) => v.tags[TAGS.digest])
+      // MLflow records what was promoted, not when or how often: the row's other fields stay empty.
+      .map(
+        (v) =>
+          ({
+            name,
+            version: v.version,
+            status: 'recorded',
+            digest: v.tags[TAGS.digest],
+            reference: v.tags[TAGS.image],
+            signed: v.tags[TAGS.signed] === undefined ? undefined : v.tags[TAGS.signed] === 'true',
+            deployedTo: v.tags[TAGS.deployedTo],
+            source: 'mlflow',
+          }) as unknown as PromotionRow,
+      )
+  );
+}
 
 function toJson(r: PromotionRow) {
   const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());

@@ -1,5 +1,6 @@
 import { registerAttest } from './attest.ts';
 import { registerBake } from './bake.ts';
+import { registerCompletion } from './completion.ts';
 import { registerDeploy } from './deploy.ts';
 import { registerHistory } from './history.ts';
 import { registerKeygen } from './keygen.ts';
@@ -25,4 +26,5 @@ export const COMMANDS: readonly RegisterCommand[] = [
   registerHistory,
   registerServe,
   registerKeygen,
+  registerCompletion,
 ];

@@ -8,6 +8,8 @@ const Flags = BuildFlags.extend({
   canary: z.coerce.number().int().min(0).max(100).optional(),
   gitops: z.string().min(1).optional(),
   manifests: z.string().min(1).optional(),
+  dryRun: z.boolean().optional(),
+  record: z.boolean().optional(),
 });
 
 export const registerPromote: RegisterCommand = (program, io) =>
@@ -19,19 +21,20 @@ export const registerPromote: RegisterCommand = (program, io) =>
       '--to <target>',
       'registry repository, oci:DIR or oci-archive:FILE.tar (default: models[].target, build.target)',
     )
-    .option('--base <image>', 'runtime base image to bake onto')
-    .option('--mode <mode>', 'baked | modelcar')
-    .option('--compression <c>', 'gzip | zstd | none')
-    .option('--tag <template>', 'tag template; {version} is the model version')
+    .option('--base <image>', 'runtime base image to bake onto (default: models[].base, build.base)')
+    .option('--mode <mode>', 'baked | modelcar (default: baked)')
+    .option('--compression <c>', 'gzip | zstd | none (default: gzip)')
+    .option('--tag <template>', 'tag template; {version} and {name} are replaced (default: v{version})')
     .option('--sign-key <file>', 'cosign private key to sign and attest with (password: COSIGN_PASSWORD)')
     .option('--deploy <ns/name>', 'InferenceService to point at the new digest (default: models[].deploy)')
-    .option('--canary <percent>', 'traffic share for the new revision')
+    .option('--canary <percent>', 'traffic share for the new revision (default: none, a full rollout)')
     .option('--gitops <dir>', 'write the InferenceService into this git work tree instead of the cluster')
     .option(
       '--manifests <dir>',
-      'where the InferenceService YAML goes when no cluster is configured',
-      './kiln-deploy',
+      'write the InferenceService YAML into DIR instead of applying it (default without --deploy: ./kiln-deploy)',
     )
+    .option('--dry-run', 'check every destination and print what would happen; move nothing')
+    .option('--record', 'write kiln.* tags to MLflow even for an oci: or oci-archive: target')
     .addHelpText(
       'after',
       '\nSettings for a model come from flags, then its entry in kiln.yaml `models:`, then `build:`.\n' +
@@ -42,7 +45,9 @@ export const registerPromote: RegisterCommand = (program, io) =>
       action(io, async (ctx, cmd) => {
         // Loaded when the command runs, not when kiln starts: `kiln rollback` must not pay for MLflow, OCI and SQLite code.
         const { mlflowOptionsFromEnv, parseModelUri } = await import('../../mlflow/index.ts');
-        const { k8sName, promote, promoteSettings } = await import('../../pipeline/promote.ts');
+        const { k8sName, planPromotion, promote, promoteSettings } = await import(
+          '../../pipeline/promote.ts'
+        );
         const { processTty, resolvePassword } = await import('../../sign/password.ts');
         const flags = parseFlags(Flags, cmd.opts(), 'promote');
         const ref = parseModelUri(cmd.args[0]!);
@@ -53,7 +58,9 @@ export const registerPromote: RegisterCommand = (program, io) =>
           compression: flags.compression,
           tag: flags.tag,
           signKey: flags.signKey,
-          manifestsDir: flags.manifests,
+          manifests: flags.manifests,
+          canary: flags.canary,
+          record: flags.record,
           deploy:
             flags.deploy || flags.gitops
               ? {
@@ -64,11 +71,41 @@ export const registerPromote: RegisterCommand = (program, io) =>
               : undefined,
         });
         if (settings.deploy && flags.canary !== undefined) settings.deploy.canary = flags.canary;
+        const request = {
+          name: ref.name,
+          alias: 'alias' in ref ? ref.alias : undefined,
+          version: 'version' in ref ? ref.version : undefined,
+        };
+        const penv = {
+          mlflow: mlflowOptionsFromEnv(io.env, ctx.config.mlflow),
+          env: io.env,
+          keyPassword: () =>
+            resolvePassword({
+              env: io.env,
+              tty: processTty(),
+              confirm: false,
+              purpose: `private key ${settings.signKey}`,
+            }),
+          sourceDateEpoch: sourceDateEpoch(io.env),
+          log: ctx.log,
+        };
+        if (flags.dryRun) {
+          const steps = await planPromotion(request, settings, penv);
+          ctx.result(
+            `dry run: nothing was changed. kiln promote would:\n${steps.map((l) => `  - ${l}`).join('\n')}`,
+            {
+              dryRun: true,
+              steps,
+            },
+          );
+          return;
+        }
         const res = await promote(
           {
             name: ref.name,
             alias: 'alias' in ref ? ref.alias : undefined,
             version: 'version' in ref ? ref.version : undefined,
+            signal: ctx.signal,
           },
           settings,
           {
@@ -83,8 +120,10 @@ export const registerPromote: RegisterCommand = (program, io) =>
               }),
             sourceDateEpoch: sourceDateEpoch(io.env),
             log: ctx.log,
+            onProgress: ctx.progress.sink,
           },
         );
+        ctx.progress.finish('moved');
         ctx.result(res.reference, { ...res });
       }),
     );

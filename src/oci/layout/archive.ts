@@ -3,11 +3,13 @@ import { type FileHandle, open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { pipeline, type Readable } from 'node:stream';
 import { KilnError } from '../../errors.ts';
+import { classifySystemError } from '../../syserrors.ts';
 import { type Digest, digestHex, HashingStream, sha256Digest } from '../digest.ts';
 import { padding, ustarHeader } from '../layer/tar.ts';
 import { MT } from '../mediatypes.ts';
 import type { ImageSource, ImageTarget, ManifestBytes } from '../store.ts';
 import type { Descriptor, Index } from '../types.ts';
+import { sweepStale } from './dirs.ts';
 import { REF_NAME } from './layout.ts';
 
 // `oci-archive:FILE.tar`: an OCI image layout packed in one tar file, to carry into an air gap
@@ -34,13 +36,25 @@ export class OciArchive implements ImageTarget {
 
   static async create(file: string): Promise<OciArchive> {
     const abs = resolve(file);
-    const partial = join(dirname(abs), `.${basename(abs)}.${randomBytes(4).toString('hex')}.partial`);
+    // The pid in the name lets the next run into the same folder remove it if this one is killed.
+    const partial = join(
+      dirname(abs),
+      `.${basename(abs)}.${process.pid}-${randomBytes(4).toString('hex')}.partial`,
+    );
     const fh = await open(partial, 'w').catch((e: unknown) => {
-      throw new KilnError('ARCHIVE_UNWRITABLE', `cannot write ${abs}: ${(e as Error).message}`, {
-        kind: 'usage',
-        hint: 'check that the directory exists and is writable',
-      });
+      const sys = classifySystemError(e, `writing ${abs}`);
+      throw new KilnError(
+        sys?.code ?? 'ARCHIVE_UNWRITABLE',
+        `cannot write ${abs}: ${sys?.message ?? (e as Error).message}`,
+        {
+          kind: 'usage',
+          hint: sys?.hint ?? 'check that the directory exists and is writable',
+          cause: e,
+        },
+      );
     });
+    const escaped = basename(abs).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    await sweepStale(dirname(abs), new RegExp(`^\\.${escaped}\\.(\\d+)-[0-9a-f]+\\.partial$`));
     return new OciArchive(abs, partial, fh);
   }
 

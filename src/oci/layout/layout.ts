@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { access, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { access, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -10,6 +10,7 @@ import { MT } from '../mediatypes.ts';
 import type { ImageSource, ImageTarget, ManifestBytes } from '../store.ts';
 import { MAX_CONFIG_BYTES } from '../store.ts';
 import type { Descriptor, Index } from '../types.ts';
+import { ensureDir, fsError, removeCreated, sweepStale } from './dirs.ts';
 
 // OCI image layout (image-spec v1.1 `image-layout.md`): `oci-layout`, `index.json`, and
 // content-addressed `blobs/sha256/<hex>`. Tags are `org.opencontainers.image.ref.name`
@@ -31,19 +32,50 @@ export class OciLayout implements ImageTarget {
     const abs = resolve(dir);
     const layout = new OciLayout(abs);
     const marker = join(abs, 'oci-layout');
-    if (await exists(marker)) return layout;
+    if (await exists(marker)) {
+      if (opts.create) await layout.sweep(); // a writer: clear what a killed run left behind
+      return layout;
+    }
     if (!opts.create) {
       throw new KilnError('LAYOUT_NOT_FOUND', `${abs} is not an OCI image layout (no oci-layout file)`, {
         kind: 'usage',
         hint: 'point oci: at a directory written by kiln, skopeo, umoci or crane',
       });
     }
-    await mkdir(join(abs, 'blobs', 'sha256'), { recursive: true });
-    if (!(await exists(join(abs, 'index.json'))))
-      await layout.writeIndex({ schemaVersion: 2, mediaType: MT.ociIndex, manifests: [] });
-    await writeFile(marker, `${JSON.stringify({ imageLayoutVersion: '1.0.0' })}\n`);
+    const what = `creating the OCI layout ${abs}`;
+    const created = await ensureDir(join(abs, 'blobs', 'sha256'), what);
+    try {
+      if (!(await exists(join(abs, 'index.json'))))
+        await layout.writeIndex({ schemaVersion: 2, mediaType: MT.ociIndex, manifests: [] });
+      await writeFile(marker, `${JSON.stringify({ imageLayoutVersion: '1.0.0' })}\n`);
+    } catch (e) {
+      await removeCreated(created);
+      throw fsError(e, what);
+    }
+    layout.created = created;
     return layout;
   }
+
+  /** Folders this process created for the layout: removed by abort() when no image was indexed. */
+  private created: string[] = [];
+
+  /** Remove temp blobs an interrupted or killed kiln left (pid no longer running). */
+  async sweep(): Promise<string[]> {
+    return sweepStale(join(this.dir, 'blobs', 'sha256'), /^\.tmp-(\d+)-[0-9a-f]+$/);
+  }
+
+  /**
+   * A failed bake into a layout it created leaves no folder behind, as long as no image has been
+   * indexed there (another bake in this process may be writing to the same new layout).
+   */
+  async abort(): Promise<void> {
+    await Promise.all([...this.inflight].map((f) => rm(f, { force: true })));
+    if (this.created.length === 0) return;
+    const index = await this.readIndex().catch(() => undefined);
+    if (!index || index.manifests.length === 0) await removeCreated(this.created);
+  }
+
+  private readonly inflight = new Set<string>();
 
   pinned(digest: Digest): string {
     return `${this.name}@${digest}`;
@@ -100,15 +132,21 @@ export class OciLayout implements ImageTarget {
 
   async putBlob(bytes: Uint8Array, mediaType: string): Promise<Descriptor> {
     const digest = sha256Digest(bytes);
-    if (!(await this.hasBlob(digest))) await atomicWrite(this.blobPath(digest), bytes);
+    if (!(await this.hasBlob(digest))) {
+      await atomicWrite(this.blobPath(digest), bytes).catch((e: unknown) => {
+        throw fsError(e, `writing a blob into ${this.name}`);
+      });
+    }
     return { mediaType, digest, size: bytes.length };
   }
 
   async putBlobStream(body: Readable): Promise<{ digest: Digest; size: number }> {
     // Stream straight into the blob directory under a temporary name, then rename to the digest:
     // the final copy, not a second one, and never a half-written blob under a real digest.
-    const tmp = join(this.dir, 'blobs', 'sha256', `.tmp-${randomBytes(8).toString('hex')}`);
+    // The pid in the name lets the next run remove it if this process is killed (sweep()).
+    const tmp = join(this.dir, 'blobs', 'sha256', `.tmp-${process.pid}-${randomBytes(8).toString('hex')}`);
     const hash = new HashingStream();
+    this.inflight.add(tmp);
     try {
       await pipeline(body, hash, createWriteStream(tmp));
       const digest = hash.digest();
@@ -116,7 +154,9 @@ export class OciLayout implements ImageTarget {
       return { digest, size: hash.size };
     } catch (e) {
       await rm(tmp, { force: true });
-      throw e;
+      throw fsError(e, `writing a blob into ${this.name}`);
+    } finally {
+      this.inflight.delete(tmp);
     }
   }
 

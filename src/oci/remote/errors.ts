@@ -84,14 +84,20 @@ const TLS_CODES =
   /^(EPROTO|ERR_SSL_|ERR_TLS_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_|CERT_)/;
 
 export function isTlsError(e: unknown): boolean {
+  if (e instanceof Error && /wrong version number|packet length too long/i.test(e.message)) return true;
   return TLS_CODES.test((e as NodeJS.ErrnoException | undefined)?.code ?? '');
 }
 
 export function unreachable(registry: string, url: URL, cause: unknown, attempts: number): KilnError {
   const code = (cause as NodeJS.ErrnoException | undefined)?.code ?? '';
-  const hint = isTlsError(cause)
-    ? `TLS with ${url.host} failed: if the registry serves plain HTTP, list it under registry.insecure in kiln.yaml; if it uses a private CA, trust that CA (NODE_EXTRA_CA_CERTS)`
-    : `is the registry running, and is the address "${registry}" right? kiln speaks HTTPS to it unless it is loopback or listed under registry.insecure`;
+  const plain = cause instanceof Error && /wrong version number|packet length too long/i.test(cause.message);
+  const hint = plain
+    ? `${registry} speaks plain HTTP, not HTTPS: list it under registry.insecure in kiln.yaml (registry: {insecure: [${registry}]})`
+    : code === 'ENOTFOUND' || code === 'EAI_AGAIN'
+      ? `the host name ${url.hostname} does not resolve: check it for typos, and that this machine has network access and DNS`
+      : isTlsError(cause)
+        ? `TLS with ${url.host} failed: if the registry serves plain HTTP, list it under registry.insecure in kiln.yaml; if it uses a private CA, trust that CA (NODE_EXTRA_CA_CERTS)`
+        : `is the registry running, and is the address "${registry}" right? kiln speaks HTTPS to it unless it is loopback or listed under registry.insecure`;
   return new KilnError(
     'REGISTRY_UNREACHABLE',
     `registry ${registry} is unreachable at ${url.origin} after ${attempts} attempt(s): ${describeCause(cause)}`,

@@ -56,8 +56,15 @@ export class RegistryRepository implements ImageTarget {
     return { mediaType, digest: r.digest, size: r.size };
   }
 
-  async putBlobStream(body: Readable): Promise<{ digest: Digest; size: number }> {
-    const r = await this.registry.uploadBlobStream(this.repo, body);
+  async putBlobStream(
+    body: Readable,
+    opts?: { signal?: AbortSignal },
+  ): Promise<{ digest: Digest; size: number }> {
+    const r = await this.registry.uploadBlobStream(
+      this.repo,
+      body,
+      opts?.signal ? { signal: opts.signal } : {},
+    );
     return { digest: r.digest, size: r.size };
   }
 

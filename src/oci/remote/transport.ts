@@ -155,7 +155,9 @@ export class Transport {
         res = await followRedirects(url, method, headers, sendOne);
       } catch (e) {
         if (e instanceof BodyStreamError) throw e.cause; // the caller's stream failed, not the registry
-        if (!isNetworkError(e) && !isTlsError(e)) throw e;
+        // ENOTFOUND: an unknown host is a typo or no network; retrying will not help, naming it will.
+        const dns = (e as NodeJS.ErrnoException).code === 'ENOTFOUND';
+        if (!isNetworkError(e) && !isTlsError(e) && !dns) throw e;
         if (isNetworkError(e) && replayable && attempt < p.attempts) {
           const wait = backoffDelay(p, attempt);
           this.#log.debug(

@@ -4,7 +4,7 @@
 // pulled with backpressure, so memory stays flat whatever the size (FIELD-NOTES: a 1 GiB push).
 // Never a one-shot `POST ?digest=`: registry 2.8.2 answers it 202 and waits for more.
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream';
+import { PassThrough, pipeline } from 'node:stream';
 import { isKilnError, KilnError } from '../../errors.ts';
 import { type Digest, HashingStream, sha256Digest } from '../digest.ts';
 import { cancelUpload, headBlob, pushScope } from './blobs.ts';
@@ -22,6 +22,12 @@ export interface UploadResult {
 export interface StreamUploadOptions {
   /** Known digest and size: HEAD first and skip the upload when present; after the upload, must match. */
   expected?: { digest: Digest; size: number };
+  /**
+   * On abort the body is ended early rather than torn down, so the registry answers the PATCH
+   * with a fresh session state; kiln then DELETEs the session (distribution 2.8 refuses a DELETE
+   * whose state offset is stale, so tearing the connection down would leave the session open).
+   */
+  signal?: AbortSignal;
 }
 
 export async function uploadBlob(t: Transport, repo: string, body: Uint8Array): Promise<UploadResult> {
@@ -50,18 +56,20 @@ export async function uploadBlobStream(
     throw e;
   });
   const hashing = new HashingStream();
+  const body = opts.signal ? stoppable(source, opts.signal) : source;
   try {
     const res = await t.request({
       method: 'PATCH',
       url: new URL(location, t.base),
       headers: { 'content-type': 'application/octet-stream' },
-      body: pipeline(source, hashing, () => {}),
+      body: pipeline(body, hashing, () => {}),
       scopes: [pushScope(repo)],
       ok: [202, 204],
       ctx: { what: `blob upload to ${t.registry}/${repo}` },
     });
     drain(res);
     location = header(res, 'location') ?? location; // always continue at the newest Location
+    opts.signal?.throwIfAborted();
     const digest = hashing.digest();
     if (expected && (expected.digest !== digest || expected.size !== hashing.size)) {
       throw digestMismatch(
@@ -77,6 +85,24 @@ export async function uploadBlobStream(
     await cancelUpload(t, repo, location);
     throw e;
   }
+}
+
+/** `source` piped into a stream that ends cleanly (not with an error) when `signal` aborts. */
+function stoppable(source: Readable, signal: AbortSignal): Readable {
+  const gate = new PassThrough();
+  const stop = (): void => {
+    source.unpipe(gate);
+    gate.end();
+    source.destroy();
+  };
+  if (signal.aborted) stop();
+  else signal.addEventListener('abort', stop, { once: true });
+  source.on('error', (e) => {
+    if (!signal.aborted) gate.destroy(e);
+  });
+  source.pipe(gate);
+  gate.on('close', () => signal.removeEventListener('abort', stop));
+  return gate;
 }
 
 /** POST a new upload session; its Location (maybe relative, maybe with a query) is where data goes. */
