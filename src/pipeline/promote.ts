@@ -16,6 +16,7 @@ import { buildFingerprint, KEY } from './labels.ts';
 import { type MlflowModel, mlflowModel } from './mlflow-source.ts';
 import type { PromoteRequest, PromoteResult } from './promote-types.ts';
 import { signingHook } from './sign.ts';
+import { StageClock, teeLogger, timedModel, timedTarget } from './stages.ts';
 import { tagFor } from './tags.ts';
 import { openSource, openTarget, parseLocation, specTag } from './targets.ts';
 
@@ -87,12 +88,30 @@ export async function promote(
   s: PromoteSettings,
   penv: PromoteEnv,
 ): Promise<PromoteResult> {
-  const log = penv.log ?? silentLogger;
+  const log = teeLogger(penv.log ?? silentLogger, req.observer);
+  const clock = new StageClock(req.observer);
   const started = Date.now();
+  try {
+    return await promoteTimed(req, s, penv, log, clock, started);
+  } catch (e) {
+    clock.failOpen(e);
+    throw e;
+  }
+}
+
+async function promoteTimed(
+  req: PromoteRequest,
+  s: PromoteSettings,
+  penv: PromoteEnv,
+  log: Logger,
+  clock: StageClock,
+  started: number,
+): Promise<PromoteResult> {
+  clock.start('resolve');
   const uri = req.version
     ? `models:/${req.name}/${req.version}`
     : `models:/${req.name}@${req.alias ?? 'champion'}`;
-  const model = await mlflowModel(uri, penv.mlflow, log);
+  const model = timedModel(await mlflowModel(uri, penv.mlflow, log), clock);
   req.signal?.throwIfAborted();
   const key = s.signKey ? await loadPrivateKey(s.signKey, penv.keyPassword) : undefined;
   const transport = { insecure: s.insecure, log };
@@ -109,13 +128,37 @@ export async function promote(
     mtime: bakeMtime(model.facts, penv.sourceDateEpoch),
   });
   // Opened last: an archive target creates its (partial) file on open.
-  const { target } = await openTarget(s.target, transport);
+  const timed = timedTarget((await openTarget(s.target, transport)).target, clock);
+  const target = timed.target;
+  const modelBytes = model.files.reduce((n, f) => n + f.size, 0);
+  clock.end('resolve', {
+    bytes: modelBytes,
+    detail: `version ${model.facts.version}, ${model.files.length} files`,
+  });
 
   let image = await recordedImage(model, target, key, fingerprint, log);
   let bytesPushed = 0;
   if (image) {
     log.info(`${uri} is already baked as ${image.reference}${key ? ' and signed' : ''}: no upload`);
+    for (const stage of ['download', 'bake', 'push', 'sign'] as const) clock.skip(stage, 'image reused');
   } else {
+    const hook = key
+      ? signingHook(
+          key,
+          {
+            modelUri: uri,
+            trackingUri: penv.mlflow.trackingUri,
+            alias: model.facts.alias,
+            sourceUri: model.facts.source,
+            target: s.target,
+            mode: s.mode,
+            compression: s.compression,
+            base: s.base,
+          },
+          { log },
+        )
+      : undefined;
+    clock.start('bake');
     const baked = await bake({
       model,
       target,
@@ -125,24 +168,23 @@ export async function promote(
       tag,
       forceTag: false,
       sourceDateEpoch: penv.sourceDateEpoch,
-      beforeTag: key
-        ? signingHook(
-            key,
-            {
-              modelUri: uri,
-              trackingUri: penv.mlflow.trackingUri,
-              alias: model.facts.alias,
-              sourceUri: model.facts.source,
-              target: s.target,
-              mode: s.mode,
-              compression: s.compression,
-              base: s.base,
-            },
-            { log },
-          )
-        : undefined,
+      beforeTag: async (pushed, t) => {
+        clock.end('push', { bytes: timed.pushed() });
+        clock.end('bake', { bytes: pushed.layer?.size, detail: `${s.mode}, ${s.compression}` });
+        if (!hook) return clock.skip('sign', 'no signing key');
+        timed.signing(true);
+        await clock.run(
+          'sign',
+          () => hook(pushed, t),
+          () => ({ detail: 'signature + SLSA provenance' }),
+        );
+        timed.signing(false);
+      },
       log,
     });
+    // A re-bake the tag already held skips the upload; the hook above closed the spans either way.
+    clock.end('push', { bytes: timed.pushed() });
+    clock.end('bake', { bytes: baked.layer?.size });
     image = { digest: baked.digest, reference: baked.reference };
     bytesPushed = baked.reused ? 0 : (baked.layer?.size ?? 0);
     // Record the image before deploying: a promotion killed after this point resumes at deploy.
@@ -154,7 +196,12 @@ export async function promote(
   }
 
   req.signal?.throwIfAborted();
-  const deployedTo = await deploy(model, image, s, penv, log);
+  const pinned = image;
+  const deployedTo = await clock.run(
+    'deploy',
+    () => deploy(model, pinned, s, penv, log),
+    (to) => ({ detail: to }),
+  );
   if (deployedTo && model.info.tags[TAGS.deployedTo] !== deployedTo)
     await writeBack(model, { [TAGS.deployedTo]: deployedTo });
   return {
