@@ -44,6 +44,15 @@ export interface ModelSummary {
   name: string;
   alias: string;
   mlflow: { version: string | undefined; error: string | undefined };
+  /** The image MLflow records for the alias's version (kiln.image / kiln.digest tags), signed and scanned. */
+  aliasImage:
+    | {
+        digest: string | undefined;
+        image: string | undefined;
+        signed: boolean | undefined;
+        scan: Scan | undefined;
+      }
+    | undefined;
   inferenceService: string | undefined;
   gitops: string | undefined;
   serving: Slot | undefined;
@@ -52,7 +61,6 @@ export interface ModelSummary {
   lastPromotion: PromotionBrief | undefined;
   queued: string | undefined;
   running: string | undefined;
-  readAt: number;
 }
 
 export const brief = (p: PromotionRow): PromotionBrief => ({
@@ -105,6 +113,8 @@ export function slots(
   const spec = slot(status.image, status.version, status.canaryPercent ?? 100);
   if (status.canaryPercent === undefined) return { serving: spec, canary: undefined };
   const prev = status.history.find((h) => digestOfImage(h.image) !== spec.digest);
+  // A first deploy has nothing to split against: KServe sends it everything whatever the percent.
+  if (!prev) return { serving: { ...spec, percent: 100 }, canary: undefined };
   return {
     canary: spec,
     serving: prev ? slot(prev.image, prev.version, 100 - status.canaryPercent) : undefined,
@@ -123,6 +133,14 @@ export function modelSummary(
     name: m.name,
     alias: m.alias,
     mlflow: { version: live?.aliasVersion?.version, error: live?.mlflowError },
+    aliasImage: live?.aliasVersion
+      ? {
+          digest: live.aliasVersion.tags['kiln.digest'],
+          image: live.aliasVersion.tags['kiln.image'],
+          signed: signedOf(live.aliasVersion.tags),
+          scan: scanOf(live.aliasVersion.tags),
+        }
+      : undefined,
     inferenceService: m.deploy?.gitops ? undefined : m.deploy?.inferenceService,
     gitops: m.deploy?.gitops,
     serving,
@@ -131,7 +149,6 @@ export function modelSummary(
     lastPromotion: promos ? brief(promos.last) : undefined,
     queued: promos?.queued,
     running: promos?.running,
-    readAt: live?.readAt ?? 0,
   };
 }
 

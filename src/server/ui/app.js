@@ -353,7 +353,8 @@ function modelRow(m) {
         h('span', { class: 'muted' }, time(p.finishedAt ?? p.queuedAt)),
       )
     : h('span', { class: 'muted' }, 'none yet');
-  const serving = m.serving ?? m.canary;
+  // Signed and scanned: what serves; for a model kiln does not deploy to a cluster, the alias's image.
+  const serving = m.serving ?? m.canary ?? (m.aliasImage?.digest ? m.aliasImage : undefined);
   const aliasCell = m.mlflow.error
     ? h('span', { class: 'error', title: m.mlflow.error }, `@${m.alias}: unreadable`)
     : h('span', {}, `@${m.alias} → v${dash(m.mlflow.version)}`);
@@ -368,7 +369,9 @@ function modelRow(m) {
       {},
       m.cluster.error
         ? h('span', { class: 'error', title: m.cluster.error }, 'cluster unreadable')
-        : slot(m.serving),
+        : m.inferenceService
+          ? slot(m.serving)
+          : h('span', { class: 'muted' }, m.gitops ? `GitOps: ${m.gitops}` : 'no cluster target'),
     ),
     h('td', {}, canary),
     h('td', {}, last),
@@ -409,6 +412,7 @@ function modelPage(data) {
         'button',
         {
           type: 'button',
+          id: 'promote-btn',
           class: 'primary',
           onclick: async () => {
             const c = await confirmAction(
@@ -425,6 +429,7 @@ function modelPage(data) {
         'button',
         {
           type: 'button',
+          id: 'abort-btn',
           class: 'danger',
           onclick: async () => {
             const c = await confirmAction(
@@ -461,6 +466,7 @@ function modelPage(data) {
           'button',
           {
             type: 'button',
+            id: 'rollback-btn',
             onclick: async () => {
               const digest = select.value;
               const c = await confirmAction(
@@ -714,6 +720,7 @@ function promotionPage(data) {
           'button',
           {
             type: 'button',
+            id: 'retry-btn',
             class: 'primary',
             onclick: async () => {
               const c = await confirmAction(
@@ -816,9 +823,15 @@ async function render(force) {
     if (force || etag === null || etag !== state.etag) {
       state.etag = etag;
       state.data = data;
+      // A re-render must not take the keyboard focus or a chosen rollback target away.
+      const focused = document.activeElement?.id;
+      const target = $('rollback-target')?.value;
       if (r.page === 'models') modelsPage(data);
       if (r.page === 'model') modelPage(data);
       if (r.page === 'promotion') promotionPage(data);
+      const select = $('rollback-target');
+      if (select && target && [...select.options].some((o) => o.value === target)) select.value = target;
+      if (focused && document.activeElement?.id !== focused) $(focused)?.focus({ preventScroll: true });
       document.title =
         r.page === 'models'
           ? 'kiln · models'
