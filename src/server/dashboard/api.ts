@@ -2,6 +2,7 @@
 // GETs are open and answer with an ETag, so the page's 2 s poll costs a 304 when nothing moved;
 // POSTs are actions, guarded (guard.ts) and recorded (actions.ts).
 import { createHash } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
 import type { WatchedModel } from '../../config/schema.ts';
 import { isKilnError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
@@ -112,6 +113,9 @@ async function model(
     const mine = promotions.filter((p) => p.version === version);
     const digest = v?.tags['kiln.digest'] ?? mine.find((p) => p.digest)?.digest;
     const scan = scanOf(v?.tags);
+    const promoted = mine.filter((p) => p.status === 'succeeded');
+    // An apply recorded on the InferenceService within seconds of a promotion is that promotion.
+    const byPromotion = (at: number) => promoted.some((p) => Math.abs((p.finishedAt ?? 0) - at) < 10_000);
     return {
       version,
       createdAt: v?.createdAt.getTime(),
@@ -122,11 +126,10 @@ async function model(
       scan,
       role: canary?.version === version ? 'canary' : serving?.version === version ? 'serving' : undefined,
       deployments: [
-        ...mine
-          .filter((p) => p.status === 'succeeded')
-          .map((p) => ({ at: p.finishedAt, to: p.deployedTo, promotionId: p.id, by: p.source })),
+        ...promoted.map((p) => ({ at: p.finishedAt, to: p.deployedTo, promotionId: p.id, by: p.source })),
         ...history
           .filter((h) => h.version === version || (digest !== undefined && digestOfImage(h.image) === digest))
+          .filter((h) => !byPromotion(Date.parse(h.at)))
           .map((h) => ({
             at: Date.parse(h.at),
             to: summary.inferenceService,
@@ -233,12 +236,24 @@ async function action(d: DashboardDeps, req: Request, parts: string[]): Promise<
   }
 }
 
-/** JSON with a content hash as ETag: an unchanged answer to a poll is a bodyless 304. */
+/**
+ * JSON with a content hash as ETag: an unchanged answer to a poll is a bodyless 304. Larger
+ * answers are gzipped when the client takes it (200 models are ~100 KB of JSON, ~10 KB gzipped).
+ */
 function json(req: Request, value: unknown): Response {
   const body = JSON.stringify(value);
   const etag = `"${createHash('sha1').update(body).digest('base64url')}"`;
-  const headers = { etag, 'cache-control': 'no-cache', 'content-type': 'application/json' };
+  const headers: Record<string, string> = {
+    etag,
+    'cache-control': 'no-cache',
+    'content-type': 'application/json',
+    vary: 'accept-encoding',
+  };
   if (req.headers.get('if-none-match') === etag) return new Response(null, { status: 304, headers });
+  if (body.length > 1024 && /\bgzip\b/.test(req.headers.get('accept-encoding') ?? '')) {
+    headers['content-encoding'] = 'gzip';
+    return new Response(new Uint8Array(gzipSync(body, { level: 6 })), { headers });
+  }
   return new Response(body, { headers });
 }
 

@@ -1,7 +1,8 @@
 // What MLflow and the cluster say about each watched model, read in the background and cached:
-// the page polls every 2 s and a script may poll too, but MLflow and the API server see at most
-// one read per model per `ttlMs` (stale-while-revalidate, one refresh in flight). An action
-// refreshes its model at once, so the person who clicked sees the result on the next poll.
+// the page polls every 2 s and a script may poll too, but MLflow and the API server see one pass
+// over the models per `ttlMs` at most, and only while someone asks (stale-while-revalidate, one
+// pass in flight). The interval grows to 3x the last pass's duration (at most 15 s), so a slow
+// MLflow is not re-read back to back; the first pass (cold clients) does not count. An action re-reads its model at once: whoever clicked sees the result.
 import type { WatchedModel } from '../../config/schema.ts';
 import { describeCause, isKilnError } from '../../errors.ts';
 import type { Kube } from '../../kserve/client.ts';
@@ -18,6 +19,8 @@ export interface LiveModel {
   /** The version the alias points at, with its tags. */
   aliasVersion: ModelVersionInfo | undefined;
   mlflowError: string | undefined;
+  /** MLflow answered, but the model or alias does not exist (yet): not an outage. */
+  aliasMissing: boolean;
   isvc: IsvcRef | undefined;
   status: StatusReport | undefined;
   clusterError: string | undefined;
@@ -41,6 +44,7 @@ export class LiveCache {
   readonly #data = new Map<string, LiveModel>();
   #refreshing: Promise<void> | undefined;
   #lastRefresh = 0;
+  #lastPassMs = 0;
   #kube: Promise<Kube> | undefined;
 
   constructor(o: LiveOptions) {
@@ -50,7 +54,8 @@ export class LiveCache {
   /** Every watched model; waits only for the very first read. */
   async all(): Promise<Map<string, LiveModel>> {
     if (this.#data.size === 0) await this.#refreshAll();
-    else if (Date.now() - this.#lastRefresh > this.#o.ttlMs) void this.#refreshAll();
+    else if (Date.now() - this.#lastRefresh > Math.max(this.#o.ttlMs, Math.min(3 * this.#lastPassMs, 15_000)))
+      void this.#refreshAll();
     return this.#data;
   }
 
@@ -78,11 +83,13 @@ export class LiveCache {
 
   #refreshAll(): Promise<void> {
     this.#refreshing ??= (async () => {
+      const t0 = Date.now();
       const pending = [...this.#o.models];
       const worker = async () => {
         for (let m = pending.shift(); m; m = pending.shift()) this.#data.set(m.name, await this.#read(m));
       };
       await Promise.all(Array.from({ length: PARALLEL }, worker));
+      if (this.#lastRefresh > 0) this.#lastPassMs = Date.now() - t0;
       this.#lastRefresh = Date.now();
     })().finally(() => {
       this.#refreshing = undefined;
@@ -96,6 +103,7 @@ export class LiveCache {
       alias: m.alias,
       aliasVersion: undefined,
       mlflowError: undefined,
+      aliasMissing: false,
       isvc: undefined,
       status: undefined,
       clusterError: undefined,
@@ -108,6 +116,9 @@ export class LiveCache {
       out.versions.set(out.aliasVersion.version, out.aliasVersion);
     } catch (e) {
       out.mlflowError = message(e);
+      // An HTTP answer below 500 means MLflow is up and the alias is simply not set (reconciler.ts).
+      const status = isKilnError(e) ? e.details['status'] : undefined;
+      out.aliasMissing = typeof status === 'number' && status < 500;
     }
     const deploy = m.deploy;
     if (deploy && !deploy.gitops) {

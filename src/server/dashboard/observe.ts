@@ -20,13 +20,21 @@ export function observedPromoter(promoter: Promoter, records: DashboardRecords, 
     try {
       return await promoter({ ...req, observer });
     } catch (e) {
-      safe(log, () =>
-        records.error(id, attempt, {
-          code: isKilnError(e) ? e.code : undefined,
-          message: e instanceof Error ? e.message : String(e),
-          hint: isKilnError(e) ? e.hint : undefined,
-        }),
-      );
+      const error = {
+        code: isKilnError(e) ? e.code : undefined,
+        message: e instanceof Error ? e.message : String(e),
+        hint: isKilnError(e) ? e.hint : undefined,
+      };
+      safe(log, () => {
+        records.error(id, attempt, error);
+        records.log(
+          id,
+          attempt,
+          'error',
+          `failed: ${error.code ? `${error.code}: ` : ''}${error.message}`,
+          undefined,
+        );
+      });
       throw e;
     }
   };

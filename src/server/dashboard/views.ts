@@ -43,7 +43,8 @@ export interface PromotionBrief {
 export interface ModelSummary {
   name: string;
   alias: string;
-  mlflow: { version: string | undefined; error: string | undefined };
+  /** `aliasMissing`: MLflow answered that the model or alias does not exist (the error says which). */
+  mlflow: { version: string | undefined; error: string | undefined; aliasMissing?: true };
   /** The image MLflow records for the alias's version (kiln.image / kiln.digest tags), signed and scanned. */
   aliasImage:
     | {
@@ -132,7 +133,11 @@ export function modelSummary(
   return {
     name: m.name,
     alias: m.alias,
-    mlflow: { version: live?.aliasVersion?.version, error: live?.mlflowError },
+    mlflow: {
+      version: live?.aliasVersion?.version,
+      error: live?.mlflowError,
+      ...(live?.aliasMissing ? { aliasMissing: true as const } : {}),
+    },
     aliasImage: live?.aliasVersion
       ? {
           digest: live.aliasVersion.tags['kiln.digest'],

@@ -355,9 +355,11 @@ function modelRow(m) {
     : h('span', { class: 'muted' }, 'none yet');
   // Signed and scanned: what serves; for a model kiln does not deploy to a cluster, the alias's image.
   const serving = m.serving ?? m.canary ?? (m.aliasImage?.digest ? m.aliasImage : undefined);
-  const aliasCell = m.mlflow.error
-    ? h('span', { class: 'error', title: m.mlflow.error }, `@${m.alias}: unreadable`)
-    : h('span', {}, `@${m.alias} → v${dash(m.mlflow.version)}`);
+  const aliasCell = m.mlflow.aliasMissing
+    ? h('span', { class: 'muted', title: m.mlflow.error }, `@${m.alias} not set`)
+    : m.mlflow.error
+      ? h('span', { class: 'error', title: m.mlflow.error }, `@${m.alias}: MLflow unreachable`)
+      : h('span', {}, `@${m.alias} → v${dash(m.mlflow.version)}`);
   const pending = m.running ? ` (v${m.running} running)` : m.queued ? ` (v${m.queued} queued)` : '';
   return h(
     'tr',
@@ -527,7 +529,9 @@ function modelPage(data) {
                   {},
                   time(d.at),
                   ` → ${dash(d.to)}`,
-                  d.promotionId ? [' ', link(promotionUrl(d.promotionId), `#${d.promotionId}`)] : '',
+                  d.promotionId
+                    ? [' ', link(promotionUrl(d.promotionId), `#${d.promotionId}`)]
+                    : h('span', { class: 'muted' }, ` (${d.by})`),
                 ),
               ),
             )
@@ -826,9 +830,12 @@ async function render(force) {
       // A re-render must not take the keyboard focus or a chosen rollback target away.
       const focused = document.activeElement?.id;
       const target = $('rollback-target')?.value;
+      // User Timing marks: a profiler (or bench/dashboard.ts) sees what each render costs.
+      performance.mark('kiln:render:start');
       if (r.page === 'models') modelsPage(data);
       if (r.page === 'model') modelPage(data);
       if (r.page === 'promotion') promotionPage(data);
+      performance.measure(`kiln:render:${r.page}`, 'kiln:render:start');
       const select = $('rollback-target');
       if (select && target && [...select.options].some((o) => o.value === target)) select.value = target;
       if (focused && document.activeElement?.id !== focused) $(focused)?.focus({ preventScroll: true });
