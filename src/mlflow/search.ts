@@ -32,3 +32,42 @@ export async function searchModelVersions(
   versions.sort((a, b) => Number(b.version) - Number(a.version));
   return { versions, more: Boolean(body.next_page_token) };
 }
+
+const RegisteredModelsPage = z.object({
+  registered_models: z
+    .array(
+      z.object({
+        name: z.string(),
+        aliases: z.array(z.object({ alias: z.string(), version: z.string() })).optional(),
+      }),
+    )
+    .optional(),
+  next_page_token: z.string().optional(),
+});
+
+/**
+ * Every registered model's aliases (name -> alias -> version) with registered-models/search:
+ * a page of up to 1000 models per request instead of one alias read per model.
+ */
+export async function allModelAliases(
+  client: MlflowClient,
+  signal?: AbortSignal,
+): Promise<Map<string, Record<string, string>>> {
+  const out = new Map<string, Record<string, string>>();
+  let pageToken: string | undefined;
+  do {
+    const what = 'search registered models';
+    const data = await client.getJson(
+      'api/2.0/mlflow/registered-models/search',
+      { max_results: '1000', ...(pageToken ? { page_token: pageToken } : {}) },
+      what,
+      signal,
+    );
+    const page = parseJson(RegisteredModelsPage, data, { what, method: 'GET', url: client.baseUrl.href });
+    for (const m of page.registered_models ?? []) {
+      out.set(m.name, Object.fromEntries((m.aliases ?? []).map((a) => [a.alias, a.version])));
+    }
+    pageToken = page.next_page_token || undefined;
+  } while (pageToken);
+  return out;
+}

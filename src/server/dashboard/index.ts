@@ -3,6 +3,7 @@
 import type { Config } from '../../config/schema.ts';
 import { kubeFromConfig } from '../../kserve/client.ts';
 import { loadKubeConfig } from '../../kserve/kubeconfig.ts';
+import { listInferenceServices } from '../../kserve/list.ts';
 import type { Logger } from '../../log.ts';
 import type { MlflowClient } from '../../mlflow/client.ts';
 import type { Promoter } from '../../pipeline/promote-types.ts';
@@ -24,7 +25,7 @@ export interface DashboardOptions {
   tokens: TokenSet;
   env: NodeJS.ProcessEnv;
   log: Logger;
-  /** Seconds a read of MLflow and the cluster is reused (default 3). */
+  /** Milliseconds a read of MLflow and the cluster is reused (default 2000). */
   ttlMs?: number;
   analysis?: AnalysisSource;
 }
@@ -40,12 +41,21 @@ export interface Dashboard {
 export function createDashboard(o: DashboardOptions): Dashboard {
   const records = new DashboardRecords(o.statePath);
   const assets = loadAssets();
+  // One kubeconfig for the dashboard's reads (LIST per namespace) and its actions (kserve/ calls).
+  let kc: ReturnType<typeof loadKubeConfig> | undefined;
+  const kubeConfig = () => {
+    kc ??= loadKubeConfig({ env: o.env, context: o.config.kube.context });
+    kc.catch(() => {
+      kc = undefined;
+    });
+    return kc;
+  };
   const live = new LiveCache({
     models: o.config.models,
     mlflow: o.mlflow,
-    kube: async () =>
-      kubeFromConfig(await loadKubeConfig({ env: o.env, context: o.config.kube.context }), 10_000),
-    ttlMs: o.ttlMs ?? 3000,
+    kube: async () => kubeFromConfig(await kubeConfig(), 10_000),
+    list: async (namespace) => listInferenceServices(await kubeConfig(), namespace),
+    ttlMs: o.ttlMs ?? 2000,
   });
   return {
     observe: (promoter) => observedPromoter(promoter, records, o.log),

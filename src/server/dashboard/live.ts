@@ -7,10 +7,11 @@ import type { WatchedModel } from '../../config/schema.ts';
 import { describeCause, isKilnError } from '../../errors.ts';
 import type { Kube } from '../../kserve/client.ts';
 import { parseIsvcRef } from '../../kserve/kubeconfig.ts';
-import { getStatus, type StatusReport } from '../../kserve/status.ts';
-import type { IsvcRef } from '../../kserve/types.ts';
+import { getStatus, type StatusReport, summarize } from '../../kserve/status.ts';
+import type { InferenceService, IsvcRef } from '../../kserve/types.ts';
 import type { MlflowClient } from '../../mlflow/client.ts';
 import { getModelVersion, getModelVersionByAlias } from '../../mlflow/registry.ts';
+import { allModelAliases } from '../../mlflow/search.ts';
 import type { ModelVersionInfo } from '../../mlflow/types.ts';
 
 export interface LiveModel {
@@ -35,7 +36,12 @@ export interface LiveOptions {
   /** Opens the cluster once (the kubeconfig); a failure is shown per model and retried later. */
   kube: () => Promise<Kube>;
   ttlMs: number;
+  /** Every InferenceService of a namespace in one request; without it each model is a GET. */
+  list?: (namespace: string) => Promise<InferenceService[]>;
 }
+
+/** Version tags (signed, scanned) are re-read this often; versions are otherwise immutable. */
+const VERSION_TTL_MS = 30_000;
 
 const PARALLEL = 4;
 
@@ -46,6 +52,9 @@ export class LiveCache {
   #lastRefresh = 0;
   #lastPassMs = 0;
   #kube: Promise<Kube> | undefined;
+  readonly #versions = new Map<string, { at: number; value: ModelVersionInfo }>();
+  #inFlight = 0;
+  #waiting: Array<() => void> = [];
 
   constructor(o: LiveOptions) {
     this.#o = o;
@@ -84,11 +93,14 @@ export class LiveCache {
   #refreshAll(): Promise<void> {
     this.#refreshing ??= (async () => {
       const t0 = Date.now();
-      const pending = [...this.#o.models];
-      const worker = async () => {
-        for (let m = pending.shift(); m; m = pending.shift()) this.#data.set(m.name, await this.#read(m));
-      };
-      await Promise.all(Array.from({ length: PARALLEL }, worker));
+      if (this.#o.list) await this.#pass(this.#o.list);
+      else {
+        const pending = [...this.#o.models];
+        const worker = async () => {
+          for (let m = pending.shift(); m; m = pending.shift()) this.#data.set(m.name, await this.#read(m));
+        };
+        await Promise.all(Array.from({ length: PARALLEL }, worker));
+      }
       if (this.#lastRefresh > 0) this.#lastPassMs = Date.now() - t0;
       this.#lastRefresh = Date.now();
     })().finally(() => {
@@ -97,19 +109,93 @@ export class LiveCache {
     return this.#refreshing;
   }
 
-  async #read(m: WatchedModel): Promise<LiveModel> {
-    const out: LiveModel = {
-      name: m.name,
-      alias: m.alias,
-      aliasVersion: undefined,
-      mlflowError: undefined,
-      aliasMissing: false,
-      isvc: undefined,
-      status: undefined,
-      clusterError: undefined,
-      versions: new Map(),
-      readAt: Date.now(),
+  /**
+   * One pass over every model in a few requests: MLflow's registered-models/search for all aliases,
+   * one InferenceService LIST per namespace, and a version read only for versions not seen in the
+   * last VERSION_TTL_MS (their tags say signed and scanned).
+   */
+  async #pass(list: (namespace: string) => Promise<InferenceService[]>): Promise<void> {
+    let aliases: Map<string, Record<string, string>> | undefined;
+    let mlflowError: string | undefined;
+    try {
+      aliases = await allModelAliases(this.#o.mlflow);
+    } catch (e) {
+      mlflowError = message(e);
+    }
+    const namespaces = new Map<string, Promise<Map<string, InferenceService>>>();
+    const listed = (ns: string) => {
+      let p = namespaces.get(ns);
+      if (!p) {
+        p = list(ns).then((items) => new Map(items.map((i) => [i.metadata.name, i])));
+        p.catch(() => {});
+        namespaces.set(ns, p);
+      }
+      return p;
     };
+    const reads = this.#o.models.map(async (m): Promise<LiveModel> => {
+      const out = empty(m);
+      const version = aliases?.get(m.name)?.[m.alias];
+      if (mlflowError) out.mlflowError = mlflowError;
+      else if (version === undefined) {
+        out.aliasMissing = true;
+        out.mlflowError = aliases?.has(m.name)
+          ? `alias ${m.alias} of ${m.name} is not set in MLflow`
+          : `registered model ${m.name} does not exist in MLflow`;
+      }
+      const deploy = m.deploy;
+      if (deploy && !deploy.gitops) {
+        try {
+          out.isvc = parseIsvcRef(deploy.inferenceService, []);
+          const live = (await listed(out.isvc.namespace)).get(out.isvc.name);
+          if (!live) throw new Error(`InferenceService ${deploy.inferenceService} does not exist`);
+          out.status = summarize(out.isvc, live);
+        } catch (e) {
+          out.clusterError = message(e);
+        }
+      }
+      const wanted = new Set<string>();
+      if (version !== undefined) wanted.add(version);
+      if (out.status?.version) wanted.add(out.status.version);
+      for (const h of out.status?.history ?? []) if (h.version) wanted.add(h.version);
+      for (const v of wanted) {
+        const info = await this.#version(m.name, v);
+        if (info) out.versions.set(v, info);
+      }
+      if (version !== undefined) {
+        out.aliasVersion = out.versions.get(version);
+        if (!out.aliasVersion) out.mlflowError = `cannot read ${m.name} version ${version} from MLflow`;
+      }
+      return out;
+    });
+    for (const m of await Promise.all(reads)) this.#data.set(m.name, m);
+  }
+
+  /** A version's info, re-read at most every VERSION_TTL_MS (a scanner may tag it later). */
+  async #version(name: string, version: string): Promise<ModelVersionInfo | undefined> {
+    const key = `${name}/${version}`;
+    const hit = this.#versions.get(key);
+    if (hit && Date.now() - hit.at < VERSION_TTL_MS) return hit.value;
+    const value = await this.#limit(() => getModelVersion(this.#o.mlflow, name, version)).catch(
+      () => hit?.value,
+    );
+    if (value) this.#versions.set(key, { at: Date.now(), value });
+    return value;
+  }
+
+  /** At most PARALLEL version reads at once: MLflow is one Python process in most setups. */
+  async #limit<T>(fn: () => Promise<T>): Promise<T> {
+    while (this.#inFlight >= PARALLEL) await new Promise<void>((r) => this.#waiting.push(r));
+    this.#inFlight++;
+    try {
+      return await fn();
+    } finally {
+      this.#inFlight--;
+      this.#waiting.shift()?.();
+    }
+  }
+
+  async #read(m: WatchedModel): Promise<LiveModel> {
+    const out = empty(m);
     const previous = this.#data.get(m.name);
     try {
       out.aliasVersion = await getModelVersionByAlias(this.#o.mlflow, m.name, m.alias);
@@ -148,6 +234,21 @@ export class LiveCache {
     }
     return out;
   }
+}
+
+function empty(m: WatchedModel): LiveModel {
+  return {
+    name: m.name,
+    alias: m.alias,
+    aliasVersion: undefined,
+    mlflowError: undefined,
+    aliasMissing: false,
+    isvc: undefined,
+    status: undefined,
+    clusterError: undefined,
+    versions: new Map(),
+    readAt: Date.now(),
+  };
 }
 
 function message(e: unknown): string {

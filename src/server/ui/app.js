@@ -810,7 +810,15 @@ async function render(force) {
   if (inFlight) return;
   inFlight = true;
   try {
-    const res = await fetch(r.api, { headers: { accept: 'application/json' } });
+    // The poll is conditional by hand (not left to the HTTP cache): an unchanged answer is a 304.
+    const headers = { accept: 'application/json' };
+    if (!force && state.etag) headers['if-none-match'] = state.etag;
+    const res = await fetch(r.api, { headers, cache: 'no-store' });
+    if (res.status === 304) {
+      $('live').textContent = `live · ${new Date().toLocaleTimeString()}`;
+      $('live').className = '';
+      return;
+    }
     if (res.status === 404) {
       const body = await res.json().catch(() => ({}));
       $('main').replaceChildren(
