@@ -197,6 +197,7 @@ test("a canary's state changes on screen without a reload", async () => {
     1,
     'the page reloaded',
   );
+  await shot('models-canary');
   // The promotion page, reached by its link: every stage with a time.
   await row().locator('a[href^="/promotions/"]').click();
   await shows(page.locator('tr[data-stage="deploy"]'), /\d+ (ms|s)/, 20_000);

@@ -40,7 +40,7 @@ export interface LiveOptions {
   list?: (namespace: string) => Promise<InferenceService[]>;
 }
 
-/** Version tags (signed, scanned) are re-read this often; versions are otherwise immutable. */
+/** Tags of a version kiln has not yet recorded an image for are re-read this often. */
 const VERSION_TTL_MS = 30_000;
 
 const PARALLEL = 4;
@@ -170,11 +170,12 @@ export class LiveCache {
     for (const m of await Promise.all(reads)) this.#data.set(m.name, m);
   }
 
-  /** A version's info, re-read at most every VERSION_TTL_MS (a scanner may tag it later). */
+  /** A version's info: re-read every VERSION_TTL_MS until kiln recorded its image, then kept. */
   async #version(name: string, version: string): Promise<ModelVersionInfo | undefined> {
     const key = `${name}/${version}`;
     const hit = this.#versions.get(key);
-    if (hit && Date.now() - hit.at < VERSION_TTL_MS) return hit.value;
+    // kiln.digest is written after the scan and the push: from then on the tags kiln shows are final.
+    if (hit && (hit.value.tags['kiln.digest'] || Date.now() - hit.at < VERSION_TTL_MS)) return hit.value;
     const value = await this.#limit(() => getModelVersion(this.#o.mlflow, name, version)).catch(
       () => hit?.value,
     );
