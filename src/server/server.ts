@@ -62,15 +62,23 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const checkpointer = startCheckpointer(store.path, 250, (error) =>
     log.warn('WAL checkpoint failed (retried)', { error }),
   );
-  const mlflowClient = new MlflowClient({ ...opts.mlflow, log });
-  const dashboard = createDashboard({
-    config: opts.config,
-    statePath: store.path,
-    mlflow: mlflowClient,
-    tokens: opts.dashboardTokens ?? { size: 0, who: () => undefined },
-    env: opts.env ?? {},
-    log,
-  });
+  let dashboard: ReturnType<typeof createDashboard>;
+  try {
+    dashboard = createDashboard({
+      config: opts.config,
+      statePath: store.path,
+      // Its own client: a page waits on it, so a down MLflow is reported fast, not after minutes.
+      mlflow: new MlflowClient({ ...opts.mlflow, retry: { attempts: 2 }, timeoutMs: 5000, log }),
+      tokens: opts.dashboardTokens ?? { size: 0, who: () => undefined },
+      env: opts.env ?? {},
+      log,
+    });
+  } catch (e) {
+    await checkpointer.stop();
+    store.close();
+    unlock();
+    throw e;
+  }
   const queueRef: { q?: PromotionQueue } = {};
   const metrics = kilnMetrics({
     queueDepth: () => (store.isOpen ? store.counts().queued : 0),
@@ -86,7 +94,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   queueRef.q = queue;
   const reconciler = new Reconciler({
     models,
-    client: mlflowClient,
+    client: new MlflowClient({ ...opts.mlflow, log }),
     queue,
     intervalMs: server.reconcileInterval * 1000,
     log,
