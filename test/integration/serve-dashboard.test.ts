@@ -36,6 +36,8 @@ let url: string;
 let browser: Browser;
 let page: Page;
 let evil: Server | undefined;
+/** Script errors and console errors on kiln's pages (the refused requests' 401/403 aside). */
+const pageErrors: string[] = [];
 
 before(async () => {
   [mlflow, registry, kube, work, browser] = await Promise.all([
@@ -99,6 +101,10 @@ before(async () => {
     timezoneId: 'Asia/Tokyo',
   });
   page = await context.newPage();
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !/status of 40[13]/.test(m.text())) pageErrors.push(m.text());
+  });
 });
 
 after(async () => {
@@ -351,4 +357,5 @@ test('a failed promotion shows its error and hint, and Retry from the page finis
   const v4 = await digestOf(versions[3]!.version);
   await waitFor('v4 deployed as a canary', async () => (await isvc()).image.endsWith(v4), 90_000).catch(fail);
   assert.equal((await isvc()).canary, 10);
+  assert.deepEqual(pageErrors, [], 'the pages logged errors');
 });

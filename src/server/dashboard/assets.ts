@@ -1,4 +1,4 @@
-// The dashboard's page: one HTML shell, one script, one stylesheet, one icon, shipped as files
+// The dashboard's page: one HTML shell, a few ES modules, one stylesheet, one icon, shipped as files
 // beside the code (src/server/ui, copied to dist/server/ui by `npm run build`) and read once at
 // start. No CDN, no web font: the page works in an air gap. Each page has its own URL (/, /models/
 // NAME, /promotions/ID), all served the same shell; the script renders from the /api JSON.
@@ -20,6 +20,11 @@ export type Assets = Map<string, Asset>;
 const FILES: Record<string, string> = {
   'index.html': 'text/html; charset=utf-8',
   'app.js': 'text/javascript; charset=utf-8',
+  'dom.js': 'text/javascript; charset=utf-8',
+  'session.js': 'text/javascript; charset=utf-8',
+  'models-page.js': 'text/javascript; charset=utf-8',
+  'model-page.js': 'text/javascript; charset=utf-8',
+  'promotion-page.js': 'text/javascript; charset=utf-8',
   'app.css': 'text/css; charset=utf-8',
   'icon.svg': 'image/svg+xml',
 };
