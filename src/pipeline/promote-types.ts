@@ -11,6 +11,31 @@ export interface PromoteRequest {
   /** ...or exactly this version (what a webhook delivery names). */
   version?: string | undefined;
   signal?: AbortSignal | undefined;
+  /** Told each stage's start and end and every log line (kiln serve records them for its dashboard). */
+  observer?: PromoteObserver | undefined;
+}
+
+/** The stages of one promotion, as the dashboard shows them (docs/dashboard.md). */
+export type PromoteStage = 'resolve' | 'download' | 'bake' | 'push' | 'sign' | 'deploy';
+
+export interface StageEnd {
+  /** Bytes the stage moved or produced (model files, layer, blobs uploaded). */
+  bytes?: number | undefined;
+  /** One line for people: "3 files", "zstd", "prod/risk". */
+  detail?: string | undefined;
+  /** Set when the stage did no work: "image reused", "no signing key". */
+  skipped?: string | undefined;
+  error?: string | undefined;
+}
+
+/**
+ * Watches one promotion. Download, bake and push are one streamed pass (the model is never held
+ * whole), so their times overlap: each is the span from its first to its last byte.
+ */
+export interface PromoteObserver {
+  stageStart(stage: PromoteStage, atMs: number): void;
+  stageEnd(stage: PromoteStage, atMs: number, end: StageEnd): void;
+  log(level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>): void;
 }
 
 export interface PromoteResult {

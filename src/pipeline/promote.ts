@@ -19,6 +19,7 @@ import { type MlflowModel, mlflowModel } from './mlflow-source.ts';
 import { preflight } from './preflight.ts';
 import type { PromoteRequest, PromoteResult } from './promote-types.ts';
 import { signingHook } from './sign.ts';
+import { StageClock, teeLogger, timedModel, timedTarget } from './stages.ts';
 import { tagFor } from './tags.ts';
 import { openSource, openTarget, parseLocation, specTag } from './targets.ts';
 
@@ -187,15 +188,29 @@ export async function promote(
   s: PromoteSettings,
   penv: PromoteEnv,
 ): Promise<PromoteResult> {
-  const log = penv.log ?? silentLogger;
+  const log = teeLogger(penv.log ?? silentLogger, req.observer);
+  const clock = new StageClock(req.observer);
   const started = Date.now();
-  const { uri, model, publicKey, base, baseDigest, tag, plan, record, transport } = await prepare(
-    req,
-    s,
-    penv,
-    log,
-    false,
-  );
+  try {
+    return await promoteTimed(req, s, penv, log, clock, started);
+  } catch (e) {
+    clock.failOpen(e);
+    throw e;
+  }
+}
+
+async function promoteTimed(
+  req: PromoteRequest,
+  s: PromoteSettings,
+  penv: PromoteEnv,
+  log: Logger,
+  clock: StageClock,
+  started: number,
+): Promise<PromoteResult> {
+  clock.start('resolve');
+  const prepared = await prepare(req, s, penv, log, false);
+  const { uri, publicKey, base, baseDigest, tag, plan, record, transport } = prepared;
+  const model = timedModel(prepared.model, clock);
   // What this promotion would build; an image recorded for the version is reused only if it
   // was built the same way (same files, mode, compression, base and timestamps).
   const fingerprint = buildFingerprint({
@@ -207,7 +222,13 @@ export async function promote(
     mtime: bakeMtime(model.facts, penv.sourceDateEpoch),
   });
   // Opened last: an archive target creates its (partial) file on open.
-  const { target } = await openTarget(s.target, transport);
+  const timed = timedTarget((await openTarget(s.target, transport)).target, clock);
+  const target = timed.target;
+  const modelBytes = model.files.reduce((n, f) => n + f.size, 0);
+  clock.end('resolve', {
+    bytes: modelBytes,
+    detail: `version ${model.facts.version}, ${model.files.length} files`,
+  });
 
   const signed = s.signKey !== undefined;
   let key: SigningKey | undefined;
@@ -220,9 +241,27 @@ export async function promote(
   let bytesPushed = 0;
   if (image) {
     log.info(`${uri} is already baked as ${image.reference}${signed ? ' and signed' : ''}: no upload`);
+    for (const stage of ['download', 'bake', 'push', 'sign'] as const) clock.skip(stage, 'image reused');
   } else {
     // The key (and its password) before anything is pushed: a wrong password must fail first.
-    await loadKey();
+    const signingKey = await loadKey();
+    const hook = signingKey
+      ? signingHook(
+          signingKey,
+          {
+            modelUri: uri,
+            trackingUri: penv.mlflow.trackingUri,
+            alias: model.facts.alias,
+            sourceUri: model.facts.source,
+            target: s.target,
+            mode: s.mode,
+            compression: s.compression,
+            base: s.base,
+          },
+          { log },
+        )
+      : undefined;
+    clock.start('bake');
     const baked = await bake({
       model,
       target,
@@ -232,26 +271,25 @@ export async function promote(
       tag,
       forceTag: false,
       sourceDateEpoch: penv.sourceDateEpoch,
-      beforeTag: key
-        ? signingHook(
-            key,
-            {
-              modelUri: uri,
-              trackingUri: penv.mlflow.trackingUri,
-              alias: model.facts.alias,
-              sourceUri: model.facts.source,
-              target: s.target,
-              mode: s.mode,
-              compression: s.compression,
-              base: s.base,
-            },
-            { log },
-          )
-        : undefined,
+      beforeTag: async (pushed, t) => {
+        clock.end('push', { bytes: timed.pushed() });
+        clock.end('bake', { bytes: pushed.layer?.size, detail: `${s.mode}, ${s.compression}` });
+        if (!hook) return clock.skip('sign', 'no signing key');
+        timed.signing(true);
+        await clock.run(
+          'sign',
+          () => hook(pushed, t),
+          () => ({ detail: 'signature + SLSA provenance' }),
+        );
+        timed.signing(false);
+      },
       log,
       ...(penv.onProgress ? { onProgress: penv.onProgress } : {}),
       ...(req.signal ? { signal: req.signal } : {}),
     });
+    // A re-bake the tag already held skips the upload; the hook above closed the spans either way.
+    clock.end('push', { bytes: timed.pushed() });
+    clock.end('bake', { bytes: baked.layer?.size });
     image = { digest: baked.digest, reference: baked.reference };
     bytesPushed = baked.reused ? 0 : (baked.layer?.size ?? 0);
     // Record the image before deploying: a promotion killed after this point resumes at deploy.
@@ -271,7 +309,12 @@ export async function promote(
   }
 
   req.signal?.throwIfAborted();
-  const deployedTo = await deploy(model, image, s, plan, penv, log);
+  const pinned = image;
+  const deployedTo = await clock.run(
+    'deploy',
+    () => deploy(model, pinned, s, plan, penv, log),
+    (to) => ({ detail: to }),
+  );
   // Only a deployment that happened is recorded: YAML written to a folder is not one.
   if (record && plan.kind !== 'yaml' && deployedTo && model.info.tags[TAGS.deployedTo] !== deployedTo)
     await writeBack(model, { [TAGS.deployedTo]: deployedTo });

@@ -17,6 +17,8 @@ export interface RouteDeps {
   webhook: ((req: Request) => Promise<Response>) | undefined;
   readiness: Readiness;
   metrics: Registry;
+  /** The dashboard's pages and /api (dashboard/); answers undefined for paths it does not own. */
+  dashboard?: ((req: Request) => Promise<Response | undefined>) | undefined;
 }
 
 export function routes(deps: RouteDeps): (req: Request) => Promise<Response> {
@@ -43,6 +45,8 @@ export function routes(deps: RouteDeps): (req: Request) => Promise<Response> {
       }
       return ready(deps.readiness);
     }
+    const page = await deps.dashboard?.(req);
+    if (page) return page;
     return Response.json({ error: 'not_found', message: `no route ${pathname}` }, { status: 404 });
   };
 }

@@ -8,6 +8,7 @@ import { type Logger, silentLogger } from '../log.ts';
 import { MlflowClient, type MlflowOptions } from '../mlflow/index.ts';
 import type { Promoter } from '../pipeline/promote-types.ts';
 import { startCheckpointer } from './checkpointer.ts';
+import { createDashboard, type TokenSet } from './dashboard/index.ts';
 import { listen } from './http.ts';
 import { type KilnMetrics, kilnMetrics } from './kiln-metrics.ts';
 import { lockStateDir } from './lock.ts';
@@ -29,6 +30,10 @@ export interface ServerOptions {
   concurrency?: number | undefined;
   /** How long shutdown waits for running promotions (default 30 s). */
   drainMs?: number | undefined;
+  /** Named bearer tokens allowed to act from the dashboard; none = read-only. */
+  dashboardTokens?: TokenSet | undefined;
+  /** Environment for the dashboard's cluster access (KUBECONFIG). */
+  env?: NodeJS.ProcessEnv | undefined;
   log?: Logger;
 }
 
@@ -57,6 +62,23 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const checkpointer = startCheckpointer(store.path, 250, (error) =>
     log.warn('WAL checkpoint failed (retried)', { error }),
   );
+  let dashboard: ReturnType<typeof createDashboard>;
+  try {
+    dashboard = createDashboard({
+      config: opts.config,
+      statePath: store.path,
+      // Its own client: a page waits on it, so a down MLflow is reported fast, not after minutes.
+      mlflow: new MlflowClient({ ...opts.mlflow, retry: { attempts: 2 }, timeoutMs: 5000, log }),
+      tokens: opts.dashboardTokens ?? { size: 0, who: () => undefined },
+      env: opts.env ?? {},
+      log,
+    });
+  } catch (e) {
+    await checkpointer.stop();
+    store.close();
+    unlock();
+    throw e;
+  }
   const queueRef: { q?: PromotionQueue } = {};
   const metrics = kilnMetrics({
     queueDepth: () => (store.isOpen ? store.counts().queued : 0),
@@ -64,7 +86,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   });
   const queue = new PromotionQueue({
     store,
-    promoter: opts.promoter,
+    promoter: dashboard.observe(opts.promoter),
     concurrency: opts.concurrency ?? 2,
     metrics,
     log,
@@ -103,6 +125,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       handler: routes({
         webhook,
         metrics: metrics.registry,
+        dashboard: dashboard.handler(queue),
         readiness: {
           storeOpen: () => store.isOpen,
           mlflowReachable: () => reconciler.last?.reachable,
@@ -112,6 +135,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   } catch (e) {
     await queue.stop(0);
     await checkpointer.stop();
+    dashboard.close();
     store.close();
     unlock();
     throw new KilnError('LISTEN_FAILED', `cannot listen on ${address.host}:${address.port}: ${String(e)}`, {
@@ -124,6 +148,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   log.info(`kiln serve listening on ${http.url}`, {
     url: http.url,
     webhook: webhook ? `${http.url}${WEBHOOK_PATH}` : 'disabled',
+    dashboard: `${http.url}/`,
+    dashboardActions: opts.dashboardTokens?.size ? `${opts.dashboardTokens.size} token(s)` : 'read-only',
     models: models.map((m) => `${m.name}@${m.alias}`),
     stateDir: server.stateDir,
     reconcileInterval: server.reconcileInterval,
@@ -138,6 +164,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       const { unfinished } = await queue.stop(opts.drainMs ?? 30_000);
       if (unfinished > 0) log.warn(`${unfinished} promotion(s) still running: resumed at the next start`);
       await checkpointer.stop();
+      dashboard.close();
       store.close();
       unlock();
       log.info('kiln serve stopped');

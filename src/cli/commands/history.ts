@@ -63,7 +63,7 @@ async function fromMlflow(
   const { searchModelVersions } = await import('../../mlflow/search.ts');
   const { TAGS } = await import('../../pipeline/promote.ts');
   const client = new MlflowClient(mlflowOptionsFromEnv(env, fallback));
-  const versions = await searchModelVersions(client, name);
+  const { versions } = await searchModelVersions(client, name);
   if (versions.length === 0) {
     throw new KilnError('MODEL_NOT_FOUND', `MLflow has no registered model "${name}"`, {
       kind: 'usage',

@@ -41,6 +41,7 @@ export const registerServe: RegisterCommand = (program, io) =>
       `\nMLflow webhook: POST ${WEBHOOK_PATH}, event model_version_alias.created, secret from env\n` +
         'KILN_WEBHOOK_SECRET (required unless --no-webhook). Watched models: kiln.yaml `models:`.\n' +
         'State (queue, history, dedupe) lives in server.stateDir; logs are JSON lines on stderr.\n' +
+        'Dashboard at / (read-only; actions need KILN_DASHBOARD_TOKENS or KILN_DASHBOARD_TOKENS_FILE).\n' +
         'See docs/serve.md for every answer the webhook gives.',
     )
     .action(
@@ -49,6 +50,7 @@ export const registerServe: RegisterCommand = (program, io) =>
         const { lineBuffer } = await import('../../server/line-buffer.ts');
         const { mlflowOptionsFromEnv } = await import('../../mlflow/index.ts');
         const { startServer } = await import('../../server/server.ts');
+        const { tokensFromEnv } = await import('../../server/dashboard/tokens.ts');
         const flags = parseFlags(Flags, cmd.optsWithGlobals(), 'serve');
         // The state directory is relative to where kiln runs, as `kiln history` reads it.
         const config = {
@@ -56,6 +58,8 @@ export const registerServe: RegisterCommand = (program, io) =>
           server: { ...ctx.config.server, stateDir: resolve(io.cwd, ctx.config.server.stateDir) },
         };
         const secret = flags.webhook ? webhookSecret(io.env) : undefined;
+        // Dashboard actions: named tokens from the environment or a mounted Secret, never kiln.yaml.
+        const dashboardTokens = tokensFromEnv(io.env);
         if (config.models.length === 0) {
           throw new KilnError('NO_MODELS_WATCHED', 'kiln serve has no models to watch', {
             kind: 'usage',
@@ -79,6 +83,8 @@ export const registerServe: RegisterCommand = (program, io) =>
           listen: flags.listen,
           concurrency: flags.concurrency ?? (executor === 'job' ? 8 : 2),
           drainMs: flags.drainTimeout * 1000,
+          dashboardTokens,
+          env: io.env,
           log,
         });
         const signal = await new Promise<string>((resolve) => {
