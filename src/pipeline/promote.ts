@@ -9,7 +9,8 @@ import { setModelVersionTag } from '../mlflow/registry.ts';
 import type { Digest } from '../oci/digest.ts';
 import type { ImageTarget } from '../oci/store.ts';
 import { loadPrivateKey, type SigningKey } from '../sign/keys.ts';
-import { verifyImageSignatures } from '../sign/verify-image.ts';
+import type { SignatureFormat } from '../sign/sign-formats.ts';
+import { verifyImage } from '../sign/verify.ts';
 import { bake, bakeMtime } from './bake.ts';
 import { recordedKeys } from './held.ts';
 import { buildFingerprint, KEY } from './labels.ts';
@@ -39,6 +40,7 @@ export interface PromoteSettings {
   compression: 'gzip' | 'zstd' | 'none';
   tag: string;
   signKey: string | undefined;
+  signatureFormat: SignatureFormat;
   deploy: { inferenceService: string; canary: number | undefined; gitops: string | undefined } | undefined;
   /** Where the InferenceService YAML goes when no cluster or GitOps repo is configured. */
   manifestsDir: string;
@@ -73,6 +75,7 @@ export function promoteSettings(
     compression: pick(flags.compression, m?.compression, b.compression),
     tag: pick(flags.tag, m?.tag, b.tag),
     signKey: pick(flags.signKey, m?.signKey, b.signKey),
+    signatureFormat: pick(flags.signatureFormat, m?.signatureFormat, b.signatureFormat),
     deploy:
       flags.deploy ??
       (d ? { inferenceService: d.inferenceService, canary: d.canary, gitops: d.gitops } : undefined),
@@ -111,7 +114,7 @@ export async function promote(
   // Opened last: an archive target creates its (partial) file on open.
   const { target } = await openTarget(s.target, transport);
 
-  let image = await recordedImage(model, target, key, fingerprint, log);
+  let image = await recordedImage(model, target, key, s.signatureFormat, fingerprint, log);
   let bytesPushed = 0;
   if (image) {
     log.info(`${uri} is already baked as ${image.reference}${key ? ' and signed' : ''}: no upload`);
@@ -138,7 +141,7 @@ export async function promote(
               compression: s.compression,
               base: s.base,
             },
-            { log },
+            { log, format: s.signatureFormat },
           )
         : undefined,
       log,
@@ -178,6 +181,7 @@ async function recordedImage(
   model: MlflowModel,
   target: ImageTarget,
   key: SigningKey | undefined,
+  format: SignatureFormat,
   fingerprint: string,
   log: Logger,
 ): Promise<{ digest: Digest; reference: string } | undefined> {
@@ -190,7 +194,8 @@ async function recordedImage(
       log.info(`${reference} was built with other settings (mode, compression, base or files): baking again`);
       return undefined;
     }
-    if (key) await verifyImageSignatures(target, digest, key);
+    // Signed in every format this promotion would write, or it is signed again (idempotently).
+    if (key) await verifyImage(target, digest, key, { format });
     return { digest, reference };
   } catch (e) {
     log.debug(`recorded image ${reference} cannot be reused (${(e as Error).message}); baking`);

@@ -41,7 +41,12 @@ async function bakeRun(args: string[], extra: NodeJS.ProcessEnv = {}): Promise<R
   return r;
 }
 const digestOf = (ref: string): Digest => ref.slice(ref.lastIndexOf('@') + 1) as Digest;
-const tagsFor = (d: Digest) => ({ sig: `${d.replace(':', '-')}.sig`, att: `${d.replace(':', '-')}.att` });
+const tagsFor = (d: Digest) => ({
+  sig: `${d.replace(':', '-')}.sig`,
+  att: `${d.replace(':', '-')}.att`,
+  /** The referrers tag schema's index of the Sigstore bundles (kiln writes both formats by default). */
+  bundles: d.replace(':', '-'),
+});
 const repo = (name: string) => new RegistryRepository(registry, name);
 const cosignVerify = (ref: string) =>
   cosign(['verify', '--key', at('kiln.pub'), '--insecure-ignore-tlog=true', ref]);
@@ -85,7 +90,7 @@ async function layerCount(repoName: string, tag: string): Promise<number> {
 /** skopeo copy the image tag, .sig and .att from `src` (oci:DIR or oci-archive:FILE) into `dest` repo. */
 async function carry(src: string, dest: string, tag: string, digest: Digest): Promise<void> {
   const t = tagsFor(digest);
-  for (const name of [tag, t.sig, t.att]) {
+  for (const name of [tag, t.sig, t.att, t.bundles]) {
     await run('skopeo', [
       'copy',
       '--quiet',
@@ -214,7 +219,7 @@ test('into oci:DIR: index.json tags the .sig/.att, kiln verify accepts the layou
     manifests: { annotations?: Record<string, string> }[];
   };
   const names = index.manifests.map((m) => m.annotations?.['org.opencontainers.image.ref.name']);
-  assert.deepEqual(names.sort(), [t.att, t.sig, `v${fixture.version}`].sort());
+  assert.deepEqual(names.sort(), [t.att, t.sig, t.bundles, `v${fixture.version}`].sort());
   await ok(
     kiln(['verify', `oci:${dir}@${digest}`, '--key', 'kiln.pub', '--attestation'], { env, cwd: work.path }),
   );
@@ -249,7 +254,7 @@ test('into oci-archive:FILE: the archive holds the .sig/.att; copied into a regi
   const names = (
     JSON.parse(stdout) as { manifests: { annotations?: Record<string, string> }[] }
   ).manifests.map((m) => m.annotations?.['org.opencontainers.image.ref.name']);
-  assert.deepEqual(names.sort(), [t.att, t.sig, `v${fixture.version}`].sort());
+  assert.deepEqual(names.sort(), [t.att, t.sig, t.bundles, `v${fixture.version}`].sort());
   await assertNoSecrets([MLFLOW_TOKEN, MLFLOW_PW, ...(await keySecrets(at('kiln.key'), KEY_PW))], [file]);
 
   await carry(`oci-archive:${file}`, 'air-gap/iris', `v${fixture.version}`, digest);

@@ -17,6 +17,13 @@ import { loadPrivateKey } from '../../src/sign/keys.ts';
 import { toolPath } from './proc.ts';
 
 export const COSIGN = toolPath('cosign');
+/**
+ * cosign v3.1.2 (`scripts/setup go` installs it as cosign3). Offline flags it needs with a key:
+ * sign/attest `--use-signing-config=false --tlog-upload=false --yes` (the default signing config
+ * comes from TUF, and --tlog-upload=false is refused next to it); verify `--insecure-ignore-tlog=true`.
+ * It writes and reads Sigstore bundles as OCI referrers by default (--new-bundle-format=true).
+ */
+export const COSIGN3 = toolPath('cosign3');
 
 export interface Ran {
   code: number;
@@ -47,6 +54,17 @@ export function cosignIn(dir: string) {
       COSIGN,
       args,
       { PATH: process.env['PATH'], HOME: dir, COSIGN_PASSWORD: password, TUF_ROOT: join(dir, 'tuf') },
+      dir,
+    );
+}
+
+/** cosign v3 like cosignIn: own HOME and TUF root in `dir`. */
+export function cosign3In(dir: string) {
+  return (args: string[], password = ''): Promise<Ran> =>
+    exec(
+      COSIGN3,
+      args,
+      { PATH: process.env['PATH'], HOME: dir, COSIGN_PASSWORD: password, TUF_ROOT: join(dir, 'tuf3') },
       dir,
     );
 }

@@ -1,7 +1,9 @@
 import { registerAttest } from './attest.ts';
 import { registerBake } from './bake.ts';
 import { registerDeploy } from './deploy.ts';
+import { registerExport } from './export.ts';
 import { registerHistory } from './history.ts';
+import { registerImport } from './import.ts';
 import { registerKeygen } from './keygen.ts';
 import { registerPromote } from './promote.ts';
 import { registerRollback } from './rollback.ts';
@@ -24,5 +26,7 @@ export const COMMANDS: readonly RegisterCommand[] = [
   registerStatus,
   registerHistory,
   registerServe,
+  registerExport,
+  registerImport,
   registerKeygen,
 ];

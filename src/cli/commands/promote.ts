@@ -24,6 +24,7 @@ export const registerPromote: RegisterCommand = (program, io) =>
     .option('--compression <c>', 'gzip | zstd | none')
     .option('--tag <template>', 'tag template; {version} is the model version')
     .option('--sign-key <file>', 'cosign private key to sign and attest with (password: COSIGN_PASSWORD)')
+    .option('--signature-format <f>', 'classic | bundle | both (default: models[], build.signatureFormat)')
     .option('--deploy <ns/name>', 'InferenceService to point at the new digest (default: models[].deploy)')
     .option('--canary <percent>', 'traffic share for the new revision')
     .option('--gitops <dir>', 'write the InferenceService into this git work tree instead of the cluster')
@@ -53,6 +54,7 @@ export const registerPromote: RegisterCommand = (program, io) =>
           compression: flags.compression,
           tag: flags.tag,
           signKey: flags.signKey,
+          signatureFormat: flags.signatureFormat,
           manifestsDir: flags.manifests,
           deploy:
             flags.deploy || flags.gitops
