@@ -33,7 +33,13 @@ export function keyHint(key: VerifyKey): string {
   return createHash('sha256').update(der).digest('base64');
 }
 
-/** A v0.3 bundle's JSON bytes: DSSE(in-toto statement) signed by `key`, keyid = hint. */
+/**
+ * A v0.3 bundle's JSON bytes: DSSE(in-toto statement) signed by `key`, the key hint in
+ * verificationMaterial and an EMPTY DSSE keyid, as cosign v3 / sigstore-go write it
+ * (pkg/sign/content.go). Not keyid = hint as sigstore-js writes: cosign v3.1.2's DSSE verifier
+ * (go-securesystemslib) skips a signature whose keyid differs from the id it derives from the
+ * key, so such a bundle fails there with "accepted signatures do not match threshold".
+ */
 export function signBundle(key: SigningKey, statement: Uint8Array): Buffer {
   const artifact = Buffer.from(statement);
   const bundle = toDSSEBundle({
@@ -42,6 +48,7 @@ export function signBundle(key: SigningKey, statement: Uint8Array): Buffer {
     signature: signBytes(key, pae(IN_TOTO_PAYLOAD_TYPE, artifact)),
     keyHint: keyHint(key),
   });
+  for (const s of bundle.content.dsseEnvelope.signatures) s.keyid = '';
   return Buffer.from(JSON.stringify(bundleToJSON(bundle)));
 }
 

@@ -2,7 +2,8 @@
 // REAL registries: Debian's docker-registry 2.8 (no referrers API: kiln keeps the sha256-<hex>
 // fallback index) and go-containerregistry's registry with the referrers API. Both ways:
 // cosign v3.1.2 verifies what kiln writes, kiln verifies what cosign v3 writes, cosign v2.6.5
-// still verifies kiln's classic tags on the same image, and tampering fails in kiln and cosign v3.
+// verifies classic-only images as before but switches to the bundles once an image has one (then
+// offline it needs --trusted-root), and tampering fails in kiln and cosign v3.
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -47,7 +48,16 @@ before(async () => {
   await ok(run(['keygen', '--output-key-prefix', 'other']), 'kiln keygen (other)');
   await ok(cosign3(['generate-key-pair', '--output-key-prefix', 'c3'], PW), 'cosign3 generate-key-pair');
   await writeFile(at('predicate.json'), JSON.stringify(PREDICATE));
+  await writeFile(at('empty-root.json'), JSON.stringify(EMPTY_TRUSTED_ROOT));
 });
+
+/**
+ * cosign v2.6.3+ switches to the bundle path as soon as an image has a bundle (cosign PR #4727,
+ * "Backport bundle detection"), and then refuses to verify offline without a trusted root, even
+ * with --key and --new-bundle-format=false. A trusted root with nothing in it is enough for a key.
+ */
+const EMPTY_TRUSTED_ROOT = { mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1' };
+const ROOT = (): string[] => ['--trusted-root', at('empty-root.json')];
 
 after(async () => {
   await Promise.all(Object.values(registries).map((r) => r.stop()));
@@ -67,9 +77,9 @@ const v3verifyAtt = (img: string, pub = 'kiln.pub', extra: string[] = []) =>
     ...extra,
     img,
   ]);
-const v2verify = (img: string, pub = 'kiln.pub') =>
-  cosign(['verify', '--key', at(pub), '--insecure-ignore-tlog=true', img]);
-const v2verifyAtt = (img: string, pub = 'kiln.pub') =>
+const v2verify = (img: string, pub = 'kiln.pub', extra: string[] = []) =>
+  cosign(['verify', '--key', at(pub), '--insecure-ignore-tlog=true', ...extra, img]);
+const v2verifyAtt = (img: string, pub = 'kiln.pub', extra: string[] = []) =>
   cosign([
     'verify-attestation',
     '--key',
@@ -77,6 +87,7 @@ const v2verifyAtt = (img: string, pub = 'kiln.pub') =>
     '--insecure-ignore-tlog=true',
     '--type',
     'slsaprovenance1',
+    ...extra,
     img,
   ]);
 const v3offline = ['--use-signing-config=false', '--tlog-upload=false', '--yes'];
@@ -94,7 +105,7 @@ for (const kind of ['fallback', 'api'] as const) {
     const repoOf = (img: string) =>
       new RegistryRepository(new Registry(reg().host), img.slice(img.indexOf('/') + 1, img.indexOf('@')));
 
-    test('kiln sign + attest write both formats; cosign v3 verifies the bundles, cosign v2 the classic tags', async () => {
+    test('kiln sign + attest write both formats; cosign v3 and kiln verify them; cosign v2.6.5 offline only with an (empty) trusted root', async () => {
       const img = await pushTinyImage(reg().host, 'ml/both', 'v1');
       const s = await ok(run(['sign', img, '--key', 'kiln.key', '--json']), 'kiln sign');
       const signed = JSON.parse(s.stdout) as { format: string; bundles: { via: string; tag?: string } };
@@ -121,24 +132,26 @@ for (const kind of ['fallback', 'api'] as const) {
       assert.match(v3.stdout, /sigstore\.dev\/cosign\/sign\/v1/);
       await ok(v3verifyAtt(img), 'cosign v3 verify-attestation');
       await ok(v3verify(img, 'kiln.pub', ['--new-bundle-format=false']), 'cosign v3 verify, classic path');
-      const v2 = await ok(v2verify(img), 'cosign v2 verify');
+      const offline = await fails(v2verify(img), 'cosign v2.6.5 offline, bundles present, no trusted root');
+      assert.match(offline.stderr, /trusted root is required when using new bundle format/);
+      const v2 = await ok(v2verify(img, 'kiln.pub', ROOT()), 'cosign v2 verify --trusted-root (empty)');
       assert.match(v2.stdout, /docker-manifest-digest/);
-      await ok(v2verifyAtt(img), 'cosign v2 verify-attestation');
+      await ok(v2verifyAtt(img, 'kiln.pub', ROOT()), 'cosign v2 verify-attestation --trusted-root (empty)');
       const k = await ok(
         run(['verify', img, '--key', 'kiln.pub', '--attestation', '--signature-format', 'both', '--json']),
       );
       const out = JSON.parse(k.stdout) as {
-        signatures: { format: string }[];
+        checks: { format: string }[];
         attestation: { predicates: unknown[] };
       };
       assert.deepEqual(
-        out.signatures.map((x) => x.format),
+        out.checks.map((x) => x.format),
         ['bundle', 'classic'],
       );
       assert.deepEqual(out.attestation.predicates, [PREDICATE]);
       // Other key: refused by all three.
       await fails(v3verify(img, 'other.pub'), 'cosign v3 verify, other key');
-      await fails(v2verify(img, 'other.pub'), 'cosign v2 verify, other key');
+      await fails(v2verify(img, 'other.pub', ROOT()), 'cosign v2 verify, other key');
       await refused(['verify', img, '--key', 'other.pub'], 'SIGNATURE_INVALID');
     });
 
@@ -154,6 +167,7 @@ for (const kind of ['fallback', 'api'] as const) {
       await ok(run(['sign', classic, '--key', 'kiln.key', '--signature-format', 'classic']));
       assert.equal((await readBundles(repoOf(classic), digestOf(classic))).bundles.length, 0);
       await ok(v3verify(classic), 'cosign v3 verifies classic-only by falling back');
+      await ok(v2verify(classic), 'cosign v2 verifies classic-only with no trusted root');
       await ok(run(['verify', classic, '--key', 'kiln.pub']), 'kiln verify falls back to classic');
       await refused(
         ['verify', classic, '--key', 'kiln.pub', '--signature-format', 'bundle'],
@@ -164,7 +178,8 @@ for (const kind of ['fallback', 'api'] as const) {
       await ok(run(['sign', bundled, '--key', 'kiln.key', '--signature-format', 'bundle']));
       assert.equal(await repoOf(bundled).resolveTag(`${digestOf(bundled).replace(':', '-')}.sig`), undefined);
       await ok(v3verify(bundled), 'cosign v3 verify, bundle only');
-      await fails(v2verify(bundled), 'cosign v2 reads no bundle');
+      await fails(v2verify(bundled), 'cosign v2 offline without a trusted root');
+      await ok(v2verify(bundled, 'kiln.pub', ROOT()), 'cosign v2.6.5 reads the bundle given a trusted root');
       await refused(
         ['verify', bundled, '--key', 'kiln.pub', '--signature-format', 'both'],
         'SIGNATURE_MISSING',
@@ -196,11 +211,11 @@ for (const kind of ['fallback', 'api'] as const) {
       assert.equal(found.via, kind === 'api' ? 'api' : 'tag');
       const k = await ok(run(['verify', img, '--key', 'c3.pub', '--attestation', '--json']), 'kiln verify');
       const out = JSON.parse(k.stdout) as {
-        signatures: { format: string }[];
+        checks: { format: string }[];
         attestation: { predicates: unknown[] };
       };
       assert.deepEqual(
-        out.signatures.map((x) => x.format),
+        out.checks.map((x) => x.format),
         ['bundle'],
       );
       assert.deepEqual(out.attestation.predicates, [PREDICATE]);

@@ -76,7 +76,7 @@ ${authBlock}`,
  * without auth. Its deviations from the spec are listed in that main.go.
  */
 export async function startReferrersRegistry(): Promise<RegistryRig> {
-  const bin = process.env['RR_BIN'] ?? toolPath('kiln-referrers-registry');
+  const bin = toolPath('kiln-referrers-registry');
   await access(bin).catch(() => {
     throw new Error(`${bin} is missing: run ./scripts/setup go (it builds test/rig/go/referrers-registry)`);
   });
