@@ -6,7 +6,7 @@
 // and other-key archives are refused naming the object, before anything is tagged.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { copyFile, open, readFile, truncate } from 'node:fs/promises';
+import { copyFile, open, readFile, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parse } from 'yaml';
@@ -96,14 +96,9 @@ before(async () => {
   [image, digest, layerDigests] = [img.ref, img.digest, img.layers];
   const pinned = `${source.host}/ml/iris@${digest}`;
   await ok(run(['sign', pinned, '--key', 'kiln.key']), 'kiln sign');
-  await writeFilePredicate();
+  await writeFile(at('predicate.json'), JSON.stringify(PREDICATE));
   await ok(run(['attest', pinned, '--key', 'kiln.key', '--predicate', 'predicate.json']), 'kiln attest');
 });
-
-async function writeFilePredicate(): Promise<void> {
-  const { writeFile } = await import('node:fs/promises');
-  await writeFile(at('predicate.json'), JSON.stringify(PREDICATE));
-}
 
 after(async () => {
   await Promise.all([source, dest, spare, kube].map((s) => s?.stop()));
@@ -151,8 +146,22 @@ describe('export, then import on the other side of the gap', () => {
       ]),
       'cosign v3 verify-attestation',
     );
+    // cosign v2.6.3+ reads the bundles too once they exist, and offline it wants a trusted root
+    // for that: an empty one does for a key (docs/signing.md).
+    await writeFile(
+      at('root.json'),
+      '{"mediaType":"application/vnd.dev.sigstore.trustedroot+json;version=0.1"}',
+    );
     await ok(
-      cosign(['verify', '--key', at('kiln.pub'), '--insecure-ignore-tlog=true', moved]),
+      cosign([
+        'verify',
+        '--key',
+        at('kiln.pub'),
+        '--insecure-ignore-tlog=true',
+        '--trusted-root',
+        at('root.json'),
+        moved,
+      ]),
       'cosign v2 verify',
     );
     await ok(
