@@ -5,8 +5,9 @@
 //   node bench/airgap.ts [--size-mib 1024] [--runs 3]
 // Prints, per run: export and import wall time, MB/s (image bytes / s) and peak RSS (GNU time
 // %M) for kiln; skopeo copy docker:// -> oci-archive: (the export's peer) and oci-archive: ->
-// docker:// (the import's peer, reading kiln's own archive, image only); the ratio import/skopeo;
-// and the archive's size against the image alone.
+// docker:// (the import's peer, reading kiln's own archive, image only: skopeo unpacks the tar
+// to a temporary directory first); skopeo docker:// -> docker:// (no archive: the registry-bound
+// ceiling); the throughput ratios; and the archive's size against the image alone.
 import { spawn } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
 import { stat, writeFile } from 'node:fs/promises';
@@ -111,8 +112,13 @@ try {
   await writeFile(join(work.path, 'predicate.json'), '{"bench":true}');
   const rows: string[] = [];
   for (let i = 1; i <= runs; i++) {
-    const [src, dstKiln, dstSkopeo] = await Promise.all([startRegistry(), startRegistry(), startRegistry()]);
-    regs.push(src, dstKiln, dstSkopeo);
+    const [src, dstKiln, dstSkopeo, dstDirect] = await Promise.all([
+      startRegistry(),
+      startRegistry(),
+      startRegistry(),
+      startRegistry(),
+    ]);
+    regs.push(src, dstKiln, dstSkopeo, dstDirect);
     const { ref, imageBytes } = await pushImage(src.host, 'ml/bench');
     const pinned = ref.replace(':v1@', '@');
     await kiln(['sign', pinned, '--key', 'k.key']);
@@ -155,6 +161,21 @@ try {
       env,
       work.path,
     );
+    // The connected case for scale: registry to registry, no archive at all.
+    const direct = await timed(
+      'skopeo',
+      [
+        'copy',
+        '--quiet',
+        '--all',
+        '--src-tls-verify=false',
+        '--dest-tls-verify=false',
+        `docker://${pinned}`,
+        `docker://${dstDirect.host}/air/ml/bench:v1`,
+      ],
+      env,
+      work.path,
+    );
     const archive = (await stat(tar)).size;
     const skArchive = (await stat(skTar)).size;
     rows.push(
@@ -163,10 +184,11 @@ try {
         `import ${imp.seconds.toFixed(2)} s ${mbps(imageBytes, imp)} MB/s RSS ${imp.peakMiB.toFixed(0)} MiB | ` +
         `skopeo oci-archive->docker ${skImp.seconds.toFixed(2)} s ${mbps(imageBytes, skImp)} MB/s RSS ${skImp.peakMiB.toFixed(0)} MiB | ` +
         `import/skopeo throughput ${(skImp.seconds / imp.seconds).toFixed(2)} | ` +
+        `skopeo docker->docker ${direct.seconds.toFixed(2)} s ${mbps(imageBytes, direct)} MB/s (import/that ${(direct.seconds / imp.seconds).toFixed(2)}) | ` +
         `archive ${archive} B = image ${imageBytes} B + ${archive - imageBytes} B (${(((archive - imageBytes) / imageBytes) * 100).toFixed(3)}%), skopeo's archive ${skArchive} B`,
     );
     process.stderr.write(`${rows[rows.length - 1]}\n`);
-    await Promise.all([src.stop(), dstKiln.stop(), dstSkopeo.stop()]);
+    await Promise.all([src.stop(), dstKiln.stop(), dstSkopeo.stop(), dstDirect.stop()]);
     await run('rm', ['-f', tar, skTar]);
   }
   console.log(rows.join('\n'));
