@@ -168,6 +168,20 @@ for (const kind of ['fallback', 'api'] as const) {
       assert.equal((await readBundles(repoOf(classic), digestOf(classic))).bundles.length, 0);
       await ok(v3verify(classic), 'cosign v3 verifies classic-only by falling back');
       await ok(v2verify(classic), 'cosign v2 verifies classic-only with no trusted root');
+      await ok(
+        run([
+          'attest',
+          classic,
+          '--key',
+          'kiln.key',
+          '--predicate',
+          'predicate.json',
+          '--signature-format',
+          'classic',
+        ]),
+      );
+      await ok(v3verifyAtt(classic), 'cosign v3 verify-attestation, classic only');
+      await ok(v2verifyAtt(classic), 'cosign v2 verify-attestation, classic only');
       await ok(run(['verify', classic, '--key', 'kiln.pub']), 'kiln verify falls back to classic');
       await refused(
         ['verify', classic, '--key', 'kiln.pub', '--signature-format', 'bundle'],
@@ -180,6 +194,24 @@ for (const kind of ['fallback', 'api'] as const) {
       await ok(v3verify(bundled), 'cosign v3 verify, bundle only');
       await fails(v2verify(bundled), 'cosign v2 offline without a trusted root');
       await ok(v2verify(bundled, 'kiln.pub', ROOT()), 'cosign v2.6.5 reads the bundle given a trusted root');
+      await ok(
+        run([
+          'attest',
+          bundled,
+          '--key',
+          'kiln.key',
+          '--predicate',
+          'predicate.json',
+          '--signature-format',
+          'bundle',
+        ]),
+      );
+      await ok(v3verifyAtt(bundled), 'cosign v3 verify-attestation, bundle only');
+      await fails(v2verifyAtt(bundled), 'cosign v2 verify-attestation offline without a trusted root');
+      await ok(
+        v2verifyAtt(bundled, 'kiln.pub', ROOT()),
+        'cosign v2 verify-attestation, bundle only, trusted root',
+      );
       await refused(
         ['verify', bundled, '--key', 'kiln.pub', '--signature-format', 'both'],
         'SIGNATURE_MISSING',
