@@ -1,5 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { z } from 'zod';
 import { KilnError } from '../../errors.ts';
 import { provenanceFromLabels } from '../../pipeline/provenance-labels.ts';
 import { openSignable } from '../../pipeline/signable.ts';
@@ -59,7 +60,8 @@ export const registerAttest: RegisterCommand = (program, io) =>
       action(io, async (ctx, cmd) => {
         const flags = cmd.opts<AttestFlags>();
         const format =
-          parseFlags(SignFormatFlag, flags.signatureFormat, 'attest') ?? ctx.config.build.signatureFormat;
+          parseFlags(z.object({ signatureFormat: SignFormatFlag }), flags, 'attest').signatureFormat ??
+          ctx.config.build.signatureFormat;
         const type = predicateType(flags.type);
         const transport = { insecure: ctx.config.registry.insecure, log: ctx.log };
         const image = await openSignable(cmd.args[0]!, transport, 'attest');
