@@ -89,7 +89,13 @@ export async function exportImages(
       const inputs = await isvcInputs(s.source, c.top);
       let isvc: ExportedImage['inferenceService'];
       if (inputs) {
-        const ref = { namespace: opts.namespace, name: isvcName(inputs.model.name) };
+        // Two images of one model (two versions) get two InferenceServices: name-2, name-3...
+        const base = isvcName(inputs.model.name);
+        let name = base;
+        for (let n = 2; files.some((f) => f.path === `${ISVC_DIR}/${opts.namespace}/${name}.yaml`); n++) {
+          name = `${base.slice(0, 60)}-${n}`;
+        }
+        const ref = { namespace: opts.namespace, name };
         const path = `${ISVC_DIR}/${ref.namespace}/${ref.name}.yaml`;
         const yaml = Buffer.from(renderIsvcYaml(ref, `${s.repository}@${s.digest}`, inputs, now));
         await archive.addFile(path, yaml);
