@@ -12,6 +12,8 @@ KILN_SKLEARN_VERSION=1.9.1
 # kserve SDK in the scikit-learn runtime test image (test/rig/images); 0.20 matches the CRD fixture.
 KILN_KSERVE_VERSION=0.20.0
 KILN_COSIGN_VERSION=v2.6.5
+# cosign v3 (Sigstore bundles as OCI referrers), installed as `cosign3` next to v2's `cosign`.
+KILN_COSIGN3_VERSION=v3.1.2
 KILN_CRANE_VERSION=v0.22.1
 KILN_APIEXT_VERSION=v0.36.3
 export PATH="$KILN_TOOLS/bin:$PATH"

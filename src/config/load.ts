@@ -84,6 +84,7 @@ function applyEnv(raw: unknown, env: NodeJS.ProcessEnv): unknown {
   set('build', 'target', env['KILN_TARGET']);
   set('build', 'base', env['KILN_BASE']);
   set('build', 'signKey', env['KILN_SIGN_KEY']);
+  set('build', 'signatureFormat', env['KILN_SIGNATURE_FORMAT']);
   return out;
 }
 

@@ -5,6 +5,8 @@ import { z } from 'zod';
 
 export const CompressionSchema = z.enum(['gzip', 'zstd', 'none']);
 export const ModeSchema = z.enum(['baked', 'modelcar']);
+/** classic = cosign's .sig/.att tags (cosign v2, policy-controller); bundle = Sigstore bundles as OCI referrers (cosign v3, Kyverno SigstoreBundle); both = each. */
+export const SignatureFormatSchema = z.enum(['classic', 'bundle', 'both']);
 const compression = CompressionSchema;
 const mode = ModeSchema;
 
@@ -21,6 +23,8 @@ export const BuildSchema = z
     tag: z.string().min(1).default('v{version}'),
     /** cosign-compatible private key; when set, bake also signs and attests. */
     signKey: z.string().min(1).optional(),
+    /** Both formats by default: every 2026 verifier reads one of them (docs/signing.md). */
+    signatureFormat: SignatureFormatSchema.default('both'),
   })
   .strict();
 
@@ -70,6 +74,7 @@ export const WatchedModelSchema = z
     compression: compression.optional(),
     tag: z.string().min(1).optional(),
     signKey: z.string().min(1).optional(),
+    signatureFormat: SignatureFormatSchema.optional(),
     deploy: DeploySchema.optional(),
   })
   .strict();
@@ -106,6 +111,7 @@ export const ConfigSchema = z
       mode: 'baked',
       compression: 'gzip',
       tag: 'v{version}',
+      signatureFormat: 'both',
     }),
     kube: KubeSchema.default({}),
     /** Models `kiln serve` watches and `kiln promote` reads per-model settings from. */
@@ -146,3 +152,4 @@ export type ServerConfig = z.infer<typeof ServerSchema>;
 export type DeployConfig = z.infer<typeof DeploySchema>;
 export type Compression = z.infer<typeof compression>;
 export type ImageMode = z.infer<typeof mode>;
+export type SignatureFormatSetting = z.infer<typeof SignatureFormatSchema>;

@@ -60,6 +60,8 @@ export interface BakeResult {
   reference: string;
   tag: string;
   mediaType: string;
+  /** Size in bytes of the manifest (or index) `digest` names: with mediaType, its descriptor. */
+  size: number;
   /** True when the tag already held this exact bake: nothing was downloaded or uploaded. */
   reused: boolean;
   model: { name: string; version: string; runId: string | undefined; source: string };
@@ -145,6 +147,7 @@ async function bakeInto(req: BakeRequest): Promise<BakeResult> {
         digest: existing,
         reference: req.target.pinned(existing),
         mediaType: held.mediaType,
+        size: held.bytes.length,
         reused: true,
         model: summary,
         baseDigest: base?.digest,
@@ -232,6 +235,7 @@ async function bakeInto(req: BakeRequest): Promise<BakeResult> {
     digest: top.digest,
     reference: req.target.pinned(top.digest),
     mediaType: top.mediaType,
+    size: top.bytes.length,
     reused: false,
     model: summary,
     baseDigest: base?.digest,

@@ -10,7 +10,8 @@ import type { Digest } from '../oci/digest.ts';
 import type { ImageTarget } from '../oci/store.ts';
 import type { ProgressSink } from '../progress.ts';
 import { loadPrivateKey, loadPublicKey, type SigningKey, type VerifyKey } from '../sign/keys.ts';
-import { verifyImageSignatures } from '../sign/verify-image.ts';
+import type { SignatureFormat } from '../sign/sign-formats.ts';
+import { verifyImage } from '../sign/verify.ts';
 import { bake, bakeMtime, humanBytes } from './bake.ts';
 import { type DeployPlan, k8sName, planDeploy } from './deploy-plan.ts';
 import { recordedKeys } from './held.ts';
@@ -43,6 +44,7 @@ export interface PromoteSettings {
   compression: 'gzip' | 'zstd' | 'none';
   tag: string;
   signKey: string | undefined;
+  signatureFormat: SignatureFormat;
   deploy: { inferenceService: string; canary: number | undefined; gitops: string | undefined } | undefined;
   /** Where the InferenceService YAML goes when no cluster or GitOps repo is configured. */
   manifestsDir: string;
@@ -85,6 +87,7 @@ export function promoteSettings(
     compression: pick(flags.compression, m?.compression, b.compression),
     tag: pick(flags.tag, m?.tag, b.tag),
     signKey: pick(flags.signKey, m?.signKey, b.signKey),
+    signatureFormat: pick(flags.signatureFormat, m?.signatureFormat, b.signatureFormat),
     deploy:
       flags.deploy ??
       (d ? { inferenceService: d.inferenceService, canary: d.canary, gitops: d.gitops } : undefined),
@@ -237,7 +240,15 @@ async function promoteTimed(
     return key;
   };
   // Without a public key file the fast path needs the private key to check the signature.
-  let image = await recordedImage(model, target, publicKey ?? (await loadKey()), signed, fingerprint, log);
+  let image = await recordedImage(
+    model,
+    target,
+    publicKey ?? (await loadKey()),
+    signed,
+    s.signatureFormat,
+    fingerprint,
+    log,
+  );
   let bytesPushed = 0;
   if (image) {
     log.info(`${uri} is already baked as ${image.reference}${signed ? ' and signed' : ''}: no upload`);
@@ -340,6 +351,7 @@ async function recordedImage(
   target: ImageTarget,
   key: VerifyKey | undefined,
   signing: boolean,
+  format: SignatureFormat,
   fingerprint: string,
   log: Logger,
 ): Promise<{ digest: Digest; reference: string } | undefined> {
@@ -352,9 +364,10 @@ async function recordedImage(
       log.info(`${reference} was built with other settings (mode, compression, base or files): baking again`);
       return undefined;
     }
+    // Signed in every format this promotion would write, or it is signed again (idempotently).
     if (signing) {
       if (!key) return undefined;
-      await verifyImageSignatures(target, digest, key);
+      await verifyImage(target, digest, key, { format });
     }
     return { digest, reference };
   } catch (e) {

@@ -15,12 +15,12 @@ import { modelPaths } from './sign.ts';
 // alias, the base image's name (its digest is there) and the MLflow server, which comes from
 // MLFLOW_TRACKING_URI when set. runDetails then describe this attest run, not the original bake.
 
-interface Found {
+export interface Found {
   annotations: Record<string, string>;
   layers: Descriptor[];
 }
 
-async function kilnAnnotations(source: ImageSource, top: ManifestBytes): Promise<Found | undefined> {
+export async function kilnAnnotations(source: ImageSource, top: ManifestBytes): Promise<Found | undefined> {
   const doc = JSON.parse(top.bytes.toString('utf8')) as {
     annotations?: Record<string, string>;
     layers?: Descriptor[];

@@ -5,9 +5,10 @@ import type { Digest } from '../oci/digest.ts';
 import { modelDirFor } from '../oci/layer/paths.ts';
 import type { ImageTarget } from '../oci/store.ts';
 import type { AttachResult } from '../sign/attach.ts';
+import type { AttachedBundles, BundleStatement } from '../sign/bundle-image.ts';
 import type { SigningKey } from '../sign/keys.ts';
 import { type ProvenanceInput, provenancePayload, SLSA_PROVENANCE_V1 } from '../sign/provenance.ts';
-import { attestImage, signImage } from '../sign/sign-image.ts';
+import { type SignatureFormat, signInFormats } from '../sign/sign-formats.ts';
 import type { PushedBake } from './bake.ts';
 import { signedIdentity } from './signable.ts';
 
@@ -36,8 +37,24 @@ export interface BakeFacts {
 }
 
 export interface SignedBake {
-  signature: AttachResult;
-  attestation: AttachResult;
+  format: SignatureFormat;
+  /** The classic .sig / .att (format classic or both). */
+  signature?: AttachResult | undefined;
+  attestation?: AttachResult | undefined;
+  /** The Sigstore bundles as referrers (format bundle or both). */
+  bundles?: AttachedBundles | undefined;
+}
+
+export interface SignBakeOptions {
+  startedOn: Date;
+  /** Default both: classic tags and Sigstore bundles. */
+  format?: SignatureFormat | undefined;
+  /**
+   * More attestations about the image besides the SLSA provenance (e.g. a model scan result):
+   * any predicate type, written in every format the provenance is.
+   */
+  attestations?: ((image: PushedBake, identity: string) => BundleStatement[]) | undefined;
+  log?: Logger | undefined;
 }
 
 /** Layer paths (`mnt/models/x`) back to paths inside the model directory (`x`). */
@@ -87,12 +104,12 @@ export async function signBake(
   image: PushedBake,
   key: SigningKey,
   facts: BakeFacts,
-  opts: { startedOn: Date; log?: Logger },
+  opts: SignBakeOptions,
 ): Promise<SignedBake> {
   const log = opts.log ?? silentLogger;
+  const format = opts.format ?? 'both';
   const identity = signedIdentity(target, image.model.name);
   const digest: Digest = image.digest;
-  const signature = await signImage(target, { digest, key, dockerReference: identity, log });
   const statement = provenancePayload(
     bakeProvenance(image, identity, facts, {
       invocationId: randomUUID(),
@@ -100,29 +117,37 @@ export async function signBake(
       finishedOn: new Date(),
     }),
   );
-  const attestation = await attestImage(target, {
-    digest,
+  const out = await signInFormats(target, {
+    subject: { mediaType: image.mediaType, digest, size: image.size },
     key,
-    statement,
-    predicateType: SLSA_PROVENANCE_V1,
-    once: true,
+    format,
+    sign: true,
+    dockerReference: identity,
+    attestations: [
+      { statement, predicateType: SLSA_PROVENANCE_V1, once: true },
+      ...(opts.attestations?.(image, identity) ?? []),
+    ],
     log,
   });
+  const added =
+    out.signature?.added ||
+    out.attestations.some((a) => a.added) ||
+    out.bundles?.bundles.some((b) => b.added);
   log.info(
-    `${signature.added || attestation.added ? 'signed and attested' : 'already signed and attested'} ${target.pinned(digest)} with ${key.source}`,
+    `${added ? 'signed and attested' : 'already signed and attested'} ${target.pinned(digest)} with ${key.source} (${format})`,
   );
-  return { signature, attestation };
+  return { format, signature: out.signature, attestation: out.attestations[0], bundles: out.bundles };
 }
 
 /** The bake `beforeTag` hook; `onSigned` receives what was written (for the command's result). */
 export function signingHook(
   key: SigningKey,
   facts: BakeFacts,
-  opts: { log?: Logger; onSigned?: (s: SignedBake) => void } = {},
+  opts: Omit<SignBakeOptions, 'startedOn'> & { onSigned?: (s: SignedBake) => void } = {},
 ): (image: PushedBake, target: ImageTarget) => Promise<void> {
   const startedOn = new Date();
   return async (image, target) => {
-    const signed = await signBake(target, image, key, facts, { startedOn, log: opts.log });
+    const signed = await signBake(target, image, key, facts, { ...opts, startedOn });
     opts.onSigned?.(signed);
   };
 }

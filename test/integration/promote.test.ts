@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { parse } from 'yaml';
 import { KILN_MAIN, kiln, kilnEnv } from '../rig/cli.ts';
+import { emptyTrustedRoot } from '../rig/cosign.ts';
 import { type PushedImage, pushBusyboxBase } from '../rig/images.ts';
 import { getIsvc, type KubeRig, startKube } from '../rig/kube.ts';
 import { logModels, type MlflowRig, setAlias, startMlflow } from '../rig/mlflow.ts';
@@ -124,6 +125,9 @@ test('promote bakes, signs, deploys a 10% canary by digest and records the image
       '--key',
       join(work.path, 'kiln.pub'),
       '--insecure-ignore-tlog=true',
+      // kiln writes Sigstore bundles too: cosign v2.6.3+ then reads them, and offline needs a trusted root.
+      '--trusted-root',
+      await emptyTrustedRoot(work.path),
       '--allow-insecure-registry',
       '--allow-http-registry',
       out.reference,

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { stringify } from 'yaml';
 import { KILN_MAIN, kiln, kilnEnv } from '../rig/cli.ts';
+import { emptyTrustedRoot } from '../rig/cosign.ts';
 import { type PushedImage, pushBusyboxBase } from '../rig/images.ts';
 import { getIsvc, type KubeRig, startKube } from '../rig/kube.ts';
 import { type LoggedFixture, logModels, type MlflowRig, setAlias, startMlflow } from '../rig/mlflow.ts';
@@ -158,6 +159,9 @@ test("an alias move reaches kiln serve through MLflow's webhook and ends as a si
     '--key',
     join(work.path, 'kiln.pub'),
     '--insecure-ignore-tlog=true',
+    // kiln writes Sigstore bundles too: cosign v2.6.3+ then reads them, and offline needs a trusted root.
+    '--trusted-root',
+    await emptyTrustedRoot(work.path),
     image,
   ]);
 });

@@ -87,7 +87,14 @@ before(async () => {
   [reg, work] = await Promise.all([startRegistry(), tempDir('sign-registry')]);
   registry = new Registry(reg.host);
   cosign = cosignIn(work.path);
-  env = kilnEnv({ DOCKER_CONFIG: at('docker'), HOME: work.path, COSIGN_PASSWORD: KILN_PW });
+  // This file is about cosign's classic .sig/.att tags (cosign v2.6.5): kiln writes only those here,
+  // so its verify reads them too (sign-bundles.test.ts covers the bundle format and both together).
+  env = kilnEnv({
+    DOCKER_CONFIG: at('docker'),
+    HOME: work.path,
+    COSIGN_PASSWORD: KILN_PW,
+    KILN_SIGNATURE_FORMAT: 'classic',
+  });
   await ok(run(['keygen', '--output-key-prefix', 'kiln']), 'kiln keygen');
   await ok(
     cosign(['generate-key-pair', '--output-key-prefix', 'cosign'], COSIGN_PW),
@@ -128,6 +135,7 @@ describe('kiln signs, cosign verifies', () => {
     await ok(cosignVerify(img, 'cosign.pub'), 'a key from cosign generate-key-pair signs in kiln');
     const v = await ok(run(['verify', img, '--key', 'cosign.pub', '--json']));
     assert.deepEqual((JSON.parse(v.stdout) as { signatures: unknown }).signatures, {
+      format: 'classic',
       tag: sigTag(img),
       verified: 1,
       layers: 2,

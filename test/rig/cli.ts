@@ -37,7 +37,7 @@ export function kilnEnv(extra: Record<string, string | undefined>): NodeJS.Proce
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) {
     if (
-      !/^(MLFLOW_|KILN_CONFIG|KILN_TARGET|KILN_BASE|KILN_SIGN_KEY|DOCKER_CONFIG|KUBECONFIG|SOURCE_DATE_EPOCH|COSIGN_)/.test(
+      !/^(MLFLOW_|KILN_CONFIG|KILN_TARGET|KILN_BASE|KILN_SIGN_KEY|KILN_SIGNATURE_FORMAT|DOCKER_CONFIG|KUBECONFIG|SOURCE_DATE_EPOCH|COSIGN_)/.test(
         k,
       )
     )

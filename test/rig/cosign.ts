@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Registry } from '../../src/oci/remote/client.ts';
 import { RegistryRepository } from '../../src/oci/remote/repository.ts';
@@ -17,6 +17,13 @@ import { loadPrivateKey } from '../../src/sign/keys.ts';
 import { toolPath } from './proc.ts';
 
 export const COSIGN = toolPath('cosign');
+/**
+ * cosign v3.1.2 (`scripts/setup go` installs it as cosign3). Offline flags it needs with a key:
+ * sign/attest `--use-signing-config=false --tlog-upload=false --yes` (the default signing config
+ * comes from TUF, and --tlog-upload=false is refused next to it); verify `--insecure-ignore-tlog=true`.
+ * It writes and reads Sigstore bundles as OCI referrers by default (--new-bundle-format=true).
+ */
+export const COSIGN3 = toolPath('cosign3');
 
 export interface Ran {
   code: number;
@@ -47,6 +54,32 @@ export function cosignIn(dir: string) {
       COSIGN,
       args,
       { PATH: process.env['PATH'], HOME: dir, COSIGN_PASSWORD: password, TUF_ROOT: join(dir, 'tuf') },
+      dir,
+    );
+}
+
+/**
+ * A Sigstore trusted root with nothing in it, for cosign v2.6.3+ and v3.0.0-3.0.3 verifying a
+ * bundle offline with a key: they switch to the bundle path when an image has a bundle and then
+ * refuse to go on without a trusted root ("trusted root is required when using new bundle
+ * format"); for a key it needs no content. Returns the file written in `dir`.
+ */
+export async function emptyTrustedRoot(dir: string): Promise<string> {
+  const file = join(dir, 'empty-trusted-root.json');
+  await writeFile(
+    file,
+    JSON.stringify({ mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1' }),
+  );
+  return file;
+}
+
+/** cosign v3 like cosignIn: own HOME and TUF root in `dir`. */
+export function cosign3In(dir: string) {
+  return (args: string[], password = ''): Promise<Ran> =>
+    exec(
+      COSIGN3,
+      args,
+      { PATH: process.env['PATH'], HOME: dir, COSIGN_PASSWORD: password, TUF_ROOT: join(dir, 'tuf3') },
       dir,
     );
 }

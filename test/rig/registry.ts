@@ -1,8 +1,8 @@
 // A real Debian `docker-registry` (distribution 2.8.x) on a free loopback port, optionally with
 // htpasswd basic auth (distribution accepts bcrypt entries only, hence `htpasswd -B`).
-import { writeFile } from 'node:fs/promises';
+import { access, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { freePort, run, type Service, startService, tempDir } from './proc.ts';
+import { freePort, run, type Service, startService, tempDir, toolPath } from './proc.ts';
 
 export interface RegistryRig {
   /** `127.0.0.1:PORT`, the registry part of image references. */
@@ -62,6 +62,44 @@ ${authBlock}`,
     url: `http://${host}`,
     dir: dir.path,
     auth: opts.auth,
+    service,
+    async stop() {
+      await service.stop();
+      await dir.remove();
+    },
+  };
+}
+
+/**
+ * A registry WITH the OCI 1.1 referrers API: go-containerregistry's pkg/registry behind
+ * test/rig/go/referrers-registry (built by `scripts/setup go`). Same shape as startRegistry's,
+ * without auth. Its deviations from the spec are listed in that main.go.
+ */
+export async function startReferrersRegistry(): Promise<RegistryRig> {
+  const bin = toolPath('kiln-referrers-registry');
+  await access(bin).catch(() => {
+    throw new Error(`${bin} is missing: run ./scripts/setup go (it builds test/rig/go/referrers-registry)`);
+  });
+  const dir = await tempDir('referrers-registry');
+  const port = await freePort();
+  const host = `127.0.0.1:${port}`;
+  const service = await startService({
+    name: `kiln-referrers-registry ${host}`,
+    cmd: bin,
+    args: ['-addr', host, '-blobs', join(dir.path, 'blobs')],
+    logFile: join(dir.path, 'registry.log'),
+    ready: async () => {
+      const res = await fetch(`http://${host}/v2/`, { signal: AbortSignal.timeout(2000) });
+      await res.body?.cancel();
+      return res.status === 200;
+    },
+    timeoutMs: 15_000,
+  });
+  return {
+    host,
+    url: `http://${host}`,
+    dir: dir.path,
+    auth: undefined,
     service,
     async stop() {
       await service.stop();

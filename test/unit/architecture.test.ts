@@ -17,8 +17,9 @@ const MAY_IMPORT: Record<string, string[]> = {
   sign: ['oci'],
   config: [],
   pipeline: ['oci', 'mlflow', 'kserve', 'sign', 'config'],
+  airgap: ['pipeline', 'oci', 'kserve', 'sign'],
   server: ['pipeline', 'mlflow', 'kserve', 'oci', 'sign', 'config'],
-  cli: ['pipeline', 'server', 'mlflow', 'kserve', 'oci', 'sign', 'config'],
+  cli: ['airgap', 'pipeline', 'server', 'mlflow', 'kserve', 'oci', 'sign', 'config'],
 };
 
 async function sources(dir: string): Promise<string[]> {

@@ -18,6 +18,7 @@ const image: PushedBake = {
   digest: D,
   reference: `r.example/ml/iris@${D}`,
   mediaType: 'application/vnd.oci.image.manifest.v1+json',
+  size: 500,
   reused: false,
   model: { name: 'iris', version: '3', runId: 'run-1', source: 'models:/m-1' },
   baseDigest: B,

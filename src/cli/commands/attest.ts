@@ -1,12 +1,15 @@
 import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { z } from 'zod';
 import { KilnError } from '../../errors.ts';
 import { provenanceFromLabels } from '../../pipeline/provenance-labels.ts';
 import { openSignable } from '../../pipeline/signable.ts';
 import { provenancePayload, SLSA_PROVENANCE_V1 } from '../../sign/provenance.ts';
-import { attestImage } from '../../sign/sign-image.ts';
+import { signInFormats } from '../../sign/sign-formats.ts';
 import { makeStatement } from '../../sign/statement.ts';
 import { action } from '../context.ts';
+import { parseFlags } from './flags.ts';
+import { predicateType, SignFormatFlag } from './sign-flags.ts';
 import { loadSigningKey } from './signing.ts';
 import type { RegisterCommand } from './types.ts';
 
@@ -14,23 +17,7 @@ interface AttestFlags {
   key: string;
   predicate?: string;
   type: string;
-}
-
-/** cosign's --type names kiln knows; anything with a ':' is taken as the predicate type URI. */
-const TYPES: Record<string, string> = {
-  slsaprovenance1: SLSA_PROVENANCE_V1,
-  custom: 'https://cosign.sigstore.dev/attestation/v1',
-};
-
-function predicateType(name: string): string {
-  const t = TYPES[name] ?? (name.includes(':') ? name : undefined);
-  if (!t) {
-    throw new KilnError('USAGE', `--type ${name} is not slsaprovenance1, custom or a URI`, {
-      kind: 'usage',
-      hint: 'use --type slsaprovenance1 (the default), or the predicate type URI',
-    });
-  }
-  return t;
+  signatureFormat?: string;
 }
 
 async function readPredicate(file: string): Promise<unknown> {
@@ -65,9 +52,16 @@ export const registerAttest: RegisterCommand = (program, io) =>
       'predicate JSON (default: SLSA provenance from the image`s kiln annotations)',
     )
     .option('--type <type>', 'predicate type: slsaprovenance1, custom or a URI', 'slsaprovenance1')
+    .option(
+      '--signature-format <f>',
+      'classic (.att tag) | bundle (Sigstore bundle as an OCI referrer) | both (default: build.signatureFormat)',
+    )
     .action(
       action(io, async (ctx, cmd) => {
         const flags = cmd.opts<AttestFlags>();
+        const format =
+          parseFlags(z.object({ signatureFormat: SignFormatFlag }), flags, 'attest').signatureFormat ??
+          ctx.config.build.signatureFormat;
         const type = predicateType(flags.type);
         const transport = { insecure: ctx.config.registry.insecure, log: ctx.log };
         const image = await openSignable(cmd.args[0]!, transport, 'attest');
@@ -88,19 +82,36 @@ export const registerAttest: RegisterCommand = (program, io) =>
           statement = provenancePayload(await provenanceFromLabels(image.store, image, trackingUri));
         }
         const key = await loadSigningKey(flags.key, io);
-        const att = await attestImage(image.store, {
-          digest: image.digest,
+        const out = await signInFormats(image.store, {
+          subject: {
+            mediaType: image.manifest.mediaType,
+            digest: image.digest,
+            size: image.manifest.bytes.length,
+          },
           key,
-          statement,
-          predicateType: type,
+          format,
+          sign: false,
+          dockerReference: image.identity,
+          attestations: [{ statement, predicateType: type }],
           log: ctx.log,
         });
-        ctx.log.info(`attested ${image.reference} (${att.layers} attestation(s) in ${att.tag})`);
+        const att = out.attestations[0];
+        const bundle = out.bundles?.bundles[0];
+        ctx.log.info(
+          `attested ${image.reference} (${[
+            att ? `${att.layers} attestation(s) in ${att.tag}` : '',
+            bundle ? `bundle ${bundle.manifest}${bundle.added ? '' : ', already there'}` : '',
+          ]
+            .filter(Boolean)
+            .join(', ')})`,
+        );
         ctx.result(image.reference, {
           reference: image.reference,
           digest: image.digest,
           predicateType: type,
-          attestation: { ...att },
+          format,
+          ...(att ? { attestation: { ...att } } : {}),
+          ...(out.bundles ? { bundles: out.bundles } : {}),
         });
       }),
     );

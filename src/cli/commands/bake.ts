@@ -24,6 +24,10 @@ export const registerBake: RegisterCommand = (program, io) =>
     .option('--tag <template>', 'tag template; {version} is the model version (default: v{version})')
     .option('--force-tag', 'move the tag even if it points at another digest')
     .option('--sign-key <file>', 'sign and attest (SLSA provenance) before tagging (default: build.signKey)')
+    .option(
+      '--signature-format <f>',
+      'classic (.sig/.att tags) | bundle (Sigstore bundles as OCI referrers) | both (default: build.signatureFormat)',
+    )
     .addHelpText(
       'after',
       '\nMLflow is reached through MLFLOW_TRACKING_URI (and MLFLOW_TRACKING_TOKEN / _USERNAME / _PASSWORD).\n' +
@@ -83,6 +87,7 @@ export const registerBake: RegisterCommand = (program, io) =>
               },
               {
                 log: ctx.log,
+                format: flags.signatureFormat ?? b.signatureFormat,
                 onSigned: (s) => {
                   signed = s;
                 },

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CompressionSchema, ModeSchema } from '../../config/schema.ts';
+import { CompressionSchema, ModeSchema, SignatureFormatSchema } from '../../config/schema.ts';
 import { KilnError } from '../../errors.ts';
 
 // Flag values are validated with the same zod enums as kiln.yaml, so a bad --mode and a bad
@@ -42,4 +42,5 @@ export const BuildFlags = z.object({
   compression: CompressionSchema.optional(),
   tag: z.string().min(1).optional(),
   signKey: z.string().min(1).optional(),
+  signatureFormat: SignatureFormatSchema.optional(),
 });

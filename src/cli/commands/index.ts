@@ -2,7 +2,9 @@ import { registerAttest } from './attest.ts';
 import { registerBake } from './bake.ts';
 import { registerCompletion } from './completion.ts';
 import { registerDeploy } from './deploy.ts';
+import { registerExport } from './export.ts';
 import { registerHistory } from './history.ts';
+import { registerImport } from './import.ts';
 import { registerKeygen } from './keygen.ts';
 import { registerPromote } from './promote.ts';
 import { registerRollback } from './rollback.ts';
@@ -25,6 +27,8 @@ export const COMMANDS: readonly RegisterCommand[] = [
   registerStatus,
   registerHistory,
   registerServe,
+  registerExport,
+  registerImport,
   registerKeygen,
   registerCompletion,
 ];

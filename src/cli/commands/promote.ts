@@ -26,6 +26,7 @@ export const registerPromote: RegisterCommand = (program, io) =>
     .option('--compression <c>', 'gzip | zstd | none (default: gzip)')
     .option('--tag <template>', 'tag template; {version} and {name} are replaced (default: v{version})')
     .option('--sign-key <file>', 'cosign private key to sign and attest with (password: COSIGN_PASSWORD)')
+    .option('--signature-format <f>', 'classic | bundle | both (default: models[], build.signatureFormat)')
     .option('--deploy <ns/name>', 'InferenceService to point at the new digest (default: models[].deploy)')
     .option('--canary <percent>', 'traffic share for the new revision (default: none, a full rollout)')
     .option('--gitops <dir>', 'write the InferenceService into this git work tree instead of the cluster')
@@ -61,6 +62,7 @@ export const registerPromote: RegisterCommand = (program, io) =>
           manifests: flags.manifests,
           canary: flags.canary,
           record: flags.record,
+          signatureFormat: flags.signatureFormat,
           deploy:
             flags.deploy || flags.gitops
               ? {

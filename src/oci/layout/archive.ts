@@ -165,6 +165,16 @@ export class OciArchive implements ImageTarget {
     await rename(this.partial, this.file);
   }
 
+  /** Bytes written so far (the archive's size once closed). */
+  get bytesWritten(): number {
+    return this.offset + 1024;
+  }
+
+  /** A plain file beside the layout (kiln export's own index, manifests); names under 100 bytes. */
+  async addFile(name: string, data: Buffer): Promise<void> {
+    await this.writeEntry(name, data);
+  }
+
   async abort(): Promise<void> {
     await this.fh.close().catch(() => {});
     await rm(this.partial, { force: true });
