@@ -16,9 +16,10 @@ const MAY_IMPORT: Record<string, string[]> = {
   kserve: [],
   sign: ['oci'],
   config: [],
+  analysis: ['kserve', 'mlflow', 'config'],
   pipeline: ['oci', 'mlflow', 'kserve', 'sign', 'config'],
-  server: ['pipeline', 'mlflow', 'kserve', 'oci', 'sign', 'config'],
-  cli: ['pipeline', 'server', 'mlflow', 'kserve', 'oci', 'sign', 'config'],
+  server: ['pipeline', 'analysis', 'mlflow', 'kserve', 'oci', 'sign', 'config'],
+  cli: ['pipeline', 'analysis', 'server', 'mlflow', 'kserve', 'oci', 'sign', 'config'],
 };
 
 async function sources(dir: string): Promise<string[]> {
