@@ -72,6 +72,8 @@ export const RolloutPartialSchema = z
     /** Inconclusive intervals in a row (not enough data) before `onInconclusive` happens. */
     inconclusiveLimit: z.number().int().min(1).optional(),
     onInconclusive: z.enum(['abort', 'pause']).optional(),
+    /** Prometheus' scrape interval in seconds: a rate() window must span several scrapes. */
+    scrapeInterval: z.number().positive().optional(),
     /** Failed intervals in a step before the canary is aborted (1: the first failure aborts). */
     failureLimit: z.number().int().min(1).optional(),
     /** On abort: move the alias back to the version still serving, and tag the failed version. */
@@ -107,6 +109,7 @@ export interface RolloutPolicy {
   alpha: number;
   inconclusiveLimit: number;
   onInconclusive: 'abort' | 'pause';
+  scrapeInterval: number;
   failureLimit: number;
   onAbort: { moveAliasBack: boolean; tag: boolean };
   prometheus: { url: string; headers: Record<string, string> } | undefined;
@@ -123,6 +126,7 @@ export const DEFAULT_POLICY: RolloutPolicy = {
   alpha: 0.01,
   inconclusiveLimit: 3,
   onInconclusive: 'abort',
+  scrapeInterval: 15,
   failureLimit: 1,
   onAbort: { moveAliasBack: false, tag: true },
   prometheus: undefined,
@@ -143,6 +147,7 @@ export function resolvePolicy(...layers: Array<RolloutPartial | undefined>): Rol
       alpha: l.alpha ?? p.alpha,
       inconclusiveLimit: l.inconclusiveLimit ?? p.inconclusiveLimit,
       onInconclusive: l.onInconclusive ?? p.onInconclusive,
+      scrapeInterval: l.scrapeInterval ?? p.scrapeInterval,
       failureLimit: l.failureLimit ?? p.failureLimit,
       onAbort: { ...p.onAbort, ...stripUndefined(l.onAbort ?? {}) },
       prometheus: l.prometheus
