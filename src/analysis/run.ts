@@ -1,6 +1,7 @@
 // Drive one analysis to its end in this process (kiln rollout watch): tick, report each decision,
 // sleep until the next check. kiln serve drives the same `tick` from its durable loop instead.
 import { type ControllerDeps, tick } from './controller.ts';
+import { publish } from './publish.ts';
 import { isFinished } from './steps.ts';
 import type { AnalysisState, Decision } from './types.ts';
 
@@ -26,6 +27,9 @@ export async function runAnalysis(
     s = r.state;
     if (r.kind === 'decided') {
       decisions.push(r.decision);
+      await publish(deps.kube, s, deps.policy, r.decision).catch((e: unknown) =>
+        deps.log?.warn('could not publish the analysis status on the InferenceService', { error: String(e) }),
+      );
       hooks.onDecision?.(r.decision, s);
     }
   }

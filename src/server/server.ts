@@ -7,6 +7,8 @@ import { KilnError } from '../errors.ts';
 import { type Logger, silentLogger } from '../log.ts';
 import { MlflowClient, type MlflowOptions } from '../mlflow/index.ts';
 import type { Promoter } from '../pipeline/promote-types.ts';
+import { AnalysisLoop } from './analysis-loop.ts';
+import { AnalysisStore } from './analysis-store.ts';
 import { startCheckpointer } from './checkpointer.ts';
 import { listen } from './http.ts';
 import { type KilnMetrics, kilnMetrics } from './kiln-metrics.ts';
@@ -29,6 +31,8 @@ export interface ServerOptions {
   concurrency?: number | undefined;
   /** How long shutdown waits for running promotions (default 30 s). */
   drainMs?: number | undefined;
+  /** Environment for cluster access of the canary analysis (KUBECONFIG); default process.env. */
+  env?: NodeJS.ProcessEnv | undefined;
   log?: Logger;
 }
 
@@ -38,6 +42,8 @@ export interface RunningServer {
   queue: PromotionQueue;
   reconciler: Reconciler;
   metrics: KilnMetrics;
+  /** Canary analyses (undefined when no rollout policy is configured). */
+  analysis: { store: AnalysisStore; loop: AnalysisLoop } | undefined;
   stop(): Promise<void>;
 }
 
@@ -62,12 +68,14 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     queueDepth: () => (store.isOpen ? store.counts().queued : 0),
     running: () => queueRef.q?.runningCount ?? 0,
   });
+  const analysis = startAnalysis(opts, store.path, metrics, log);
   const queue = new PromotionQueue({
     store,
     promoter: opts.promoter,
     concurrency: opts.concurrency ?? 2,
     metrics,
     log,
+    onSucceeded: analysis ? (id, r) => analysis.loop.promoted(id, r) : undefined,
   });
   queueRef.q = queue;
   const reconciler = new Reconciler({
@@ -110,6 +118,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       }),
     });
   } catch (e) {
+    await analysis?.loop.stop();
+    analysis?.store.close();
     await queue.stop(0);
     await checkpointer.stop();
     store.close();
@@ -121,6 +131,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     });
   }
   reconciler.start();
+  analysis?.loop.start();
   log.info(`kiln serve listening on ${http.url}`, {
     url: http.url,
     webhook: webhook ? `${http.url}${WEBHOOK_PATH}` : 'disabled',
@@ -135,6 +146,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       log.info('kiln serve stopping: no new deliveries; waiting for running promotions');
       await http.close(2000);
       reconciler.stop();
+      await analysis?.loop.stop();
+      analysis?.store.close();
       const { unfinished } = await queue.stop(opts.drainMs ?? 30_000);
       if (unfinished > 0) log.warn(`${unfinished} promotion(s) still running: resumed at the next start`);
       await checkpointer.stop();
@@ -144,7 +157,38 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     })();
     return stopping;
   };
-  return { url: http.url, store, queue, reconciler, metrics, stop };
+  return { url: http.url, store, queue, reconciler, metrics, analysis, stop };
+}
+
+/** The analysis loop, when kiln.yaml has a rollout policy (top level or for any model). */
+function startAnalysis(opts: ServerOptions, path: string, metrics: KilnMetrics, log: Logger) {
+  const { config } = opts;
+  if (config.rollout === undefined && !config.models.some((m) => m.rollout !== undefined)) return undefined;
+  const store = new AnalysisStore(path);
+  const m = metrics.registry;
+  const loop = new AnalysisLoop({
+    config,
+    store,
+    mlflow: opts.mlflow,
+    env: opts.env ?? process.env,
+    log,
+    metrics: {
+      decisions: m.counter(
+        'kiln_analysis_decisions_total',
+        'Canary analysis decisions, by action (advance, hold, promote, abort, pause).',
+      ),
+      checks: m.counter('kiln_analysis_checks_total', 'Canary analysis check results, by check and verdict.'),
+      tickSeconds: m.histogram(
+        'kiln_analysis_tick_seconds',
+        'Wall time of one analysis turn (queries + judgement + apply).',
+        [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      ),
+    },
+  });
+  m.gauge('kiln_analysis_running', 'Canary analyses running or paused now.', () =>
+    store.hasTables ? store.live().length : 0,
+  );
+  return { store, loop };
 }
 
 /** `HOST:PORT`, `[IPv6]:PORT` or `:PORT` (all interfaces). */

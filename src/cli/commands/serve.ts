@@ -79,6 +79,7 @@ export const registerServe: RegisterCommand = (program, io) =>
           listen: flags.listen,
           concurrency: flags.concurrency ?? (executor === 'job' ? 8 : 2),
           drainMs: flags.drainTimeout * 1000,
+          env: io.env,
           log,
         });
         const signal = await new Promise<string>((resolve) => {
