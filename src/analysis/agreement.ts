@@ -188,7 +188,7 @@ export function compareAnswers(canary: unknown, primary: unknown, tol: Tolerance
     if (!same(cp[i], pp[i], tol)) mismatches.push({ row: i, canary: cp[i], primary: pp[i] });
   }
   return {
-    agreement: cp.length === 0 ? 1 : 1 - mismatches.length / cp.length,
+    agreement: cp.length === 0 ? 1 : (cp.length - mismatches.length) / cp.length,
     mismatches,
     schemaError: undefined,
   };
