@@ -2,8 +2,8 @@
 // many bad ones get through, and what a check costs.
 //   node bench/analysis.ts [--runs 20] [--many 1000] [--real 3] [--interval 6]
 // Part 1, synthetic series through the pure judge and step machine (src/analysis/judge.ts,
-// steps.ts): 20 req/s total, steps 10/25/50%, a 60 s interval, 0.5% baseline errors, per-sample
-// p99 latencies lognormal around 50 ms. Scenarios: A/A, 5% errors, 2% errors, 1.5x and 1.3x
+// steps.ts): 20 req/s total, steps 10/25/50%, a 60 s interval, 0.5% baseline errors, per-request
+// latencies lognormal (median 10 ms, sigma 0.4) binned into Knative's histogram buckets. Scenarios: A/A, 5% errors, 2% errors, 1.5x and 1.3x
 // slower. Side by side, a Flagger-style rule on the SAME series (Flagger's built-in checks, emulated
 // here: canary alone, success rate >= 99% and p99 <= 1.25x the normal p99 over the last interval,
 // no data counts as a failed check, rollback at threshold 1; Flagger itself cannot drive an
@@ -18,6 +18,7 @@ import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import { beginAnalysis, controllerDeps, tick } from '../src/analysis/index.ts';
 import { judge, worst } from '../src/analysis/judge.ts';
+import { binnedQuantile } from '../src/analysis/stats.ts';
 import { decide, isFinished, startAnalysis } from '../src/analysis/steps.ts';
 import type { AnalysisState, Verdict } from '../src/analysis/types.ts';
 import { CheckSchema, resolvePolicy } from '../src/config/rollout.ts';
@@ -39,10 +40,13 @@ const { values } = parseArgs({
 });
 
 // ---------- part 1: synthetic ----------
+// mulberry32: a small seeded PRNG with good low bits (a plain LCG's correlated pairs skew Box-Muller).
 let seed = 42;
 const rand = () => {
-  seed = (seed * 1103515245 + 12345) % 2 ** 31;
-  return seed / 2 ** 31;
+  seed = (seed + 0x6d2b79f5) | 0;
+  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
 };
 const gauss = () => Math.sqrt(-2 * Math.log(rand() + 1e-12)) * Math.cos(2 * Math.PI * rand());
 const poisson = (l: number) => Math.max(0, Math.round(l + Math.sqrt(l) * gauss()));
@@ -63,9 +67,23 @@ const RPS = 20;
 const policy = resolvePolicy({ steps: [10, 25, 50], interval: 60, agreement: { enabled: false } });
 const sr = CheckSchema.parse({ type: 'success-rate' });
 const lat = CheckSchema.parse({ type: 'latency' });
-const P99 = 0.05;
-const samplesOf = (n: number, factor: number) =>
-  Array.from({ length: n }, () => P99 * factor * Math.exp(0.15 * gauss()));
+const BOUNDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, Number.POSITIVE_INFINITY];
+/** n requests' latencies binned as a Prometheus histogram over the window. */
+const histogram = (n: number, factor: number) => {
+  const counts = BOUNDS.map(() => 0);
+  for (let i = 0; i < n; i++) {
+    const v = 0.01 * factor * Math.exp(0.4 * gauss());
+    const b = BOUNDS.findIndex((le) => v <= le);
+    counts[b] = (counts[b] ?? 0) + 1;
+  }
+  return counts;
+};
+const quantile99 = (h: number[]) =>
+  binnedQuantile(
+    0.99,
+    BOUNDS.map((le, i) => ({ le, count: h[i] ?? 0 })),
+  );
+const P99 = quantile99(histogram(100_000, 1));
 
 let judgeCpuUs = 0;
 let judgements = 0;
@@ -85,7 +103,6 @@ function kilnRun(bad: Bad): { outcome: 'promoted' | 'aborted'; intervals: number
     const pct = (policy.steps[s.stepIndex] as number) / 100;
     const nc = poisson(RPS * pct * stepSeconds);
     const np = poisson(RPS * (1 - pct) * stepSeconds);
-    const samples = Math.round(stepSeconds / 3);
     const c0 = process.cpuUsage();
     const ctx = { alpha: policy.alpha, minRequests: policy.minRequests, minSamples: 5, at: '', queries: [] };
     const r1 = judge(
@@ -99,12 +116,7 @@ function kilnRun(bad: Bad): { outcome: 'promoted' | 'aborted'; intervals: number
     );
     const r2 = judge(
       lat,
-      {
-        kind: 'samples',
-        canary: samplesOf(samples, bad.slow),
-        primary: samplesOf(samples, 1),
-        canaryOverall: P99 * bad.slow,
-      },
+      { kind: 'histograms', bounds: BOUNDS, canary: histogram(nc, bad.slow), primary: histogram(np, 1) },
       ctx,
     );
     const verdict: Verdict = worst([r1.verdict, r2.verdict]);
@@ -125,7 +137,11 @@ function flaggerRun(bad: Bad): { outcome: 'promoted' | 'aborted'; intervals: num
     intervals++;
     const n = poisson(RPS * (step / 100) * policy.interval);
     const failed = binom(n, bad.errors);
-    const p99 = P99 * bad.slow * Math.exp(0.1 * gauss()); // the interval's p99 over all its requests
+    const h = histogram(n, bad.slow); // the interval's histogram_quantile over the canary's requests
+    const p99 = binnedQuantile(
+      0.99,
+      BOUNDS.map((le, i) => ({ le, count: h[i] ?? 0 })),
+    );
     const ok = n > 0 && 1 - failed / n >= 0.99 && p99 <= 1.25 * P99;
     if (!ok) return { outcome: 'aborted', intervals };
   }
@@ -226,6 +242,7 @@ if (realRuns > 0) {
         interval,
         minRequests: 20,
         scrapeInterval: 1,
+        warmup: 1,
         inconclusiveLimit: 4,
         agreement: { enabled: false },
         prometheus: { url: prom.url },

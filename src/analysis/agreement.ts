@@ -8,6 +8,8 @@ import type { CheckResult } from './types.ts';
 
 type Tolerance = Pick<RolloutPolicy['agreement'], 'absTolerance' | 'relTolerance' | 'minAgreement'>;
 
+const WARMUP_REQUESTS = 20;
+
 /** Example payloads are small; a bigger "example" is a mistake, not something to stream into memory. */
 const MAX_EXAMPLE_BYTES = 8 << 20;
 
@@ -108,6 +110,9 @@ export async function checkAgreement(
     `POST ${ep.canary}/v1/models/${ep.model}:predict`,
     `POST ${ep.primary}/v1/models/${ep.model}:predict`,
   ];
+  // Warm the canary first (a fresh model server's first requests are slow): the answers that are
+  // compared come after, and its first metric step does not start cold.
+  for (let i = 0; i < WARMUP_REQUESTS; i++) await predict(ep.canary, ep.model, rows).catch(() => undefined);
   const [c, p] = await Promise.all([predict(ep.canary, ep.model, rows), predict(ep.primary, ep.model, rows)]);
   const values: Record<string, unknown> = {
     rows: rows.length,

@@ -141,7 +141,10 @@ async function measureAll(
       continue;
     }
     try {
-      const w = { startSec: s.stepStartedAt / 1000, endSec: now / 1000, scrapeSec: p.scrapeInterval };
+      // The step's window, minus its warm-up (but always at least two scrapes long).
+      const endSec = now / 1000;
+      const startSec = Math.min(s.stepStartedAt / 1000 + p.warmup, endSec - 2 * p.scrapeInterval);
+      const w = { startSec, endSec, scrapeSec: p.scrapeInterval };
       const m = await deps.source.measure(check, revs, w);
       out.push(
         judge(check, m.measurement, {

@@ -8,12 +8,21 @@
 //   holds the step as inconclusive so the growing window can decide.
 // - Failure counts: Fisher's exact test (exact at the sparse error counts where Kayenta's
 //   Mann-Whitney is known to call errors a pass, kayenta#426); the z-test only for huge counts.
-// - Latency: Mann-Whitney U over per-sample quantiles, effect = ratio of medians.
+// - Latency: Mann-Whitney U over every request (histogram bins), effect = ratio at the quantile
+//   or the median, the larger.
 import type { CheckSpec } from '../config/rollout.ts';
-import { fisherOneSided, mannWhitney, median, twoProportionOneSided } from './stats.ts';
+import {
+  binnedQuantile,
+  fisherOneSided,
+  mannWhitney,
+  mannWhitneyBinned,
+  median,
+  twoProportionOneSided,
+} from './stats.ts';
 import type {
   CheckResult,
   CountsMeasurement,
+  HistogramMeasurement,
   Measurement,
   SamplesMeasurement,
   TestResult,
@@ -38,6 +47,8 @@ export function judge(check: CheckSpec, m: Measurement, ctx: JudgeContext): Chec
   if (m.kind === 'samples' && check.type !== 'success-rate')
     return { ...base, ...judgeSamples(check, m, ctx) };
   if (m.kind === 'value' && check.type === 'query') return { ...base, ...judgeValue(check, m.canary) };
+  if (m.kind === 'histograms' && check.type === 'latency')
+    return { ...base, ...judgeHistograms(check, m, ctx) };
   throw new Error(`internal: check ${check.name} (${check.type}) cannot judge a ${m.kind} measurement`);
 }
 
@@ -158,6 +169,75 @@ function judgeSamples(
   const test: TestResult = { name: 'mann-whitney-u', p: mw.p, alpha: ctx.alpha, effect: ratio, minEffect };
   const what = `canary median ${fmt(mc)} vs primary ${fmt(mp)} (ratio ${ratio.toFixed(2)}, ${m.canary.length}/${m.primary.length} samples)`;
   return compared(test, what, values, `ratio < ${minEffect} or p >= ${ctx.alpha}`);
+}
+
+/**
+ * Latency from the revisions' histograms over the step: every request is one observation (binned),
+ * so Mann-Whitney sees hundreds of independent values rather than a few overlapping per-sample
+ * quantiles; the effect is the ratio of the check's quantile (p99 by default) on each side.
+ */
+function judgeHistograms(
+  check: Extract<CheckSpec, { type: 'latency' }>,
+  m: HistogramMeasurement,
+  ctx: JudgeContext,
+): Judged {
+  const bins = (counts: number[]) => m.bounds.map((le, i) => ({ le, count: counts[i] ?? 0 }));
+  const n1 = m.canary.reduce((a, b) => a + b, 0);
+  const n2 = m.primary.reduce((a, b) => a + b, 0);
+  const qc = binnedQuantile(check.quantile, bins(m.canary));
+  const qp = binnedQuantile(check.quantile, bins(m.primary));
+  const values: Record<string, unknown> = {
+    canaryRequests: n1,
+    primaryRequests: n2,
+    canaryQuantile: qc,
+    primaryQuantile: qp,
+  };
+  if (n1 < ctx.minRequests) {
+    return inconclusive(
+      `the canary has ${n1} latency observations, fewer than minRequests ${ctx.minRequests}`,
+      values,
+    );
+  }
+  if (check.max !== undefined && qc > check.max) {
+    return {
+      verdict: 'fail',
+      reason: `canary p${check.quantile * 100} ${fmt(qc)}s is above ${check.max}s`,
+      values,
+      threshold: `<= ${check.max}`,
+      test: undefined,
+    };
+  }
+  if (check.compare === 'absolute') {
+    return {
+      verdict: 'pass',
+      reason: `canary p${check.quantile * 100} ${fmt(qc)}s`,
+      values,
+      threshold: check.max === undefined ? undefined : `<= ${check.max}`,
+      test: undefined,
+    };
+  }
+  if (n2 < ctx.minRequests) {
+    return inconclusive(
+      `the primary has ${n2} latency observations, fewer than minRequests ${ctx.minRequests}`,
+      values,
+    );
+  }
+  const mw = mannWhitneyBinned(m.canary, m.primary);
+  // Slower at the median OR at the check's quantile: a p99 alone is noisy on a busy node (the
+  // primary's tail can hide a canary that is slower on every request); the median is not.
+  const mc = binnedQuantile(0.5, bins(m.canary));
+  const mp = binnedQuantile(0.5, bins(m.primary));
+  const ratio = Math.max(ratioOf(qc, qp), ratioOf(mc, mp));
+  Object.assign(values, { cles: mw.cles, canaryMedian: mc, primaryMedian: mp });
+  const test: TestResult = {
+    name: 'mann-whitney-u',
+    p: mw.p,
+    alpha: ctx.alpha,
+    effect: ratio,
+    minEffect: check.maxIncrease,
+  };
+  const what = `canary p${check.quantile * 100} ${fmt(qc)}s / median ${fmt(mc)}s vs primary ${fmt(qp)}s / ${fmt(mp)}s (ratio ${ratio.toFixed(2)}, ${n1}/${n2} requests, P(canary slower) ${mw.cles.toFixed(2)})`;
+  return compared(test, what, values, `ratio < ${check.maxIncrease} or p >= ${ctx.alpha}`);
 }
 
 /** Worse AND significant: fail. Worse by enough but not significant yet: hold. Otherwise pass. */

@@ -99,7 +99,7 @@ export class PrometheusClient {
 }
 
 function toSeries(data: NonNullable<ApiAnswer['data']>): Series[] {
-  const num = (v: unknown) => Number(v); // "NaN" -> NaN, "+Inf" -> Infinity
+  const num = (v: unknown) => promNumber(String(v));
   if (data.resultType === 'scalar') {
     const [t, v] = data.result as [number, string];
     return [{ labels: {}, values: [[t, num(v)]] }];
@@ -119,6 +119,13 @@ function toSeries(data: NonNullable<ApiAnswer['data']>): Series[] {
     );
   }
   return [];
+}
+
+/** Prometheus' float text: "+Inf" and "-Inf" (which JavaScript's Number() reads as NaN), "NaN", numbers. */
+export function promNumber(text: string): number {
+  if (text === '+Inf' || text === 'Inf') return Number.POSITIVE_INFINITY;
+  if (text === '-Inf') return Number.NEGATIVE_INFINITY;
+  return Number(text);
 }
 
 /** The single value of an instant query; undefined for no series or NaN; several series are summed. */

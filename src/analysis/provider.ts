@@ -3,8 +3,8 @@
 // another provider (recorded series in bench/analysis.ts) can feed it.
 import type { CheckSpec } from '../config/rollout.ts';
 import type { PrometheusClient, Series } from './prometheus.ts';
-import { scalarOf } from './prometheus.ts';
-import { type Flavour, quantileQuery, render, successQueries, type TemplateVars } from './queries.ts';
+import { promNumber, scalarOf } from './prometheus.ts';
+import { bucketQuery, type Flavour, render, successQueries, type TemplateVars } from './queries.ts';
 import type { Measurement } from './types.ts';
 
 export interface Revisions {
@@ -69,7 +69,42 @@ export function prometheusSource(prom: PrometheusClient, flavour: Flavour): Metr
         const primary = revs.primary ? await side(revs.primary) : undefined;
         return { measurement: { kind: 'counts', canary, primary }, queries };
       }
-      const template = check.type === 'latency' ? quantileQuery(flavour, check.quantile) : check.query;
+      if (check.type === 'latency') {
+        // Per-request latencies: each revision's histogram over the step (bins aligned by le).
+        const bq = bucketQuery(flavour);
+        const bucketsOf = async (rev: string) => {
+          const q = render(bq.query, vars(rev));
+          queries.push(q);
+          const out = new Map<number, number>();
+          for (const s of await prom.query(q, w.endSec)) {
+            const le = promNumber(s.labels['le'] ?? 'NaN') / bq.leScale;
+            if (Number.isNaN(le)) continue;
+            const v = s.values[0]?.[1];
+            if (Number.isFinite(v)) out.set(le, Math.max(0, Math.round(v as number)));
+          }
+          return out;
+        };
+        const c = await bucketsOf(revs.canary);
+        const p = revs.primary ? await bucketsOf(revs.primary) : new Map<number, number>();
+        const bounds = [...new Set([...c.keys(), ...p.keys()])].sort((a, b) => a - b);
+        // cumulative -> per bin (a missing bound on one side: carry its cumulative count forward)
+        const perBin = (m: Map<number, number>) => {
+          let prev = 0;
+          let last = 0;
+          return bounds.map((le) => {
+            const cum = Math.max(m.get(le) ?? last, prev);
+            last = cum;
+            const n = cum - prev;
+            prev = cum;
+            return n;
+          });
+        };
+        return {
+          measurement: { kind: 'histograms', bounds, canary: perBin(c), primary: perBin(p) },
+          queries,
+        };
+      }
+      const template = check.query;
       if (check.compare === 'absolute' && check.type === 'query') {
         return { measurement: { kind: 'value', canary: await instant(template, revs.canary) }, queries };
       }

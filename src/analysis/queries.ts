@@ -34,6 +34,10 @@ export function render(template: string, vars: TemplateVars): string {
 interface FlavourQueries {
   total: string;
   failed: string;
+  /** Requests per latency bucket over `{{interval}}` (le in seconds, or ms for legacy). */
+  buckets: string;
+  /** Divide le by this to get seconds. */
+  leScale: number;
   /** Quantile over `{{interval}}`; `Q` is replaced by the quantile. */
   quantile: string;
 }
@@ -46,6 +50,9 @@ const FLAVOURS: Record<Flavour, FlavourQueries> = {
       'sum(increase(kn_serving_invocation_duration_seconds_count{k8s_namespace_name="{{namespace}}",kn_revision_name="{{revision}}",http_response_status_code=~"5.."}[{{interval}}]))',
     quantile:
       'histogram_quantile(Q, sum by (le) (rate(kn_serving_invocation_duration_seconds_bucket{k8s_namespace_name="{{namespace}}",kn_revision_name="{{revision}}"}[{{interval}}])))',
+    buckets:
+      'sum by (le) (increase(kn_serving_invocation_duration_seconds_bucket{k8s_namespace_name="{{namespace}}",kn_revision_name="{{revision}}"}[{{interval}}]))',
+    leScale: 1,
   },
   'knative-legacy': {
     total:
@@ -55,11 +62,18 @@ const FLAVOURS: Record<Flavour, FlavourQueries> = {
     // milliseconds in this flavour: divided so thresholds are always seconds
     quantile:
       'histogram_quantile(Q, sum by (le) (rate(revision_app_request_latencies_bucket{namespace_name="{{namespace}}",revision_name="{{revision}}"}[{{interval}}]))) / 1000',
+    buckets:
+      'sum by (le) (increase(revision_app_request_latencies_bucket{namespace_name="{{namespace}}",revision_name="{{revision}}"}[{{interval}}]))',
+    leScale: 1000,
   },
 };
 
 export function successQueries(flavour: Flavour): { total: string; failed: string } {
   return FLAVOURS[flavour];
+}
+
+export function bucketQuery(flavour: Flavour): { query: string; leScale: number } {
+  return { query: FLAVOURS[flavour].buckets, leScale: FLAVOURS[flavour].leScale };
 }
 
 export function quantileQuery(flavour: Flavour, q: number): string {

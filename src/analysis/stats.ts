@@ -137,3 +137,54 @@ export function median(xs: readonly number[]): number {
   const m = Math.floor(s.length / 2);
   return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 }
+
+/** One histogram bin: requests with latency in (previous le, le]. */
+export interface Bin {
+  le: number;
+  count: number;
+}
+
+/**
+ * Mann-Whitney U on binned observations (Prometheus histogram buckets: every request is one
+ * observation, ties within a bucket), one-sided "canary larger". Both sides must use the same bins
+ * in ascending order. Same formulas as `mannWhitney`, with a tie group per bin.
+ */
+export function mannWhitneyBinned(canary: readonly number[], base: readonly number[]): MannWhitney {
+  const n1 = canary.reduce((a, b) => a + b, 0);
+  const n2 = base.reduce((a, b) => a + b, 0);
+  let below = 0; // baseline observations in lower bins
+  let u = 0;
+  let tieTerm = 0;
+  for (let i = 0; i < canary.length; i++) {
+    const c = canary[i] ?? 0;
+    const b = base[i] ?? 0;
+    u += c * (below + 0.5 * b);
+    below += b;
+    const t = c + b;
+    if (t > 1) tieTerm += t ** 3 - t;
+  }
+  const n = n1 + n2;
+  const cles = n1 * n2 > 0 ? u / (n1 * n2) : 0.5;
+  const variance = n > 1 ? ((n1 * n2) / 12) * (n + 1 - tieTerm / (n * (n - 1))) : 0;
+  if (variance <= 0) return { u, z: 0, p: 1, cles };
+  const z = (u - (n1 * n2) / 2 - 0.5) / Math.sqrt(variance);
+  return { u, z, p: normalUpperTail(z), cles };
+}
+
+/** histogram_quantile as Prometheus computes it: linear within the bucket, lower bound 0. */
+export function binnedQuantile(q: number, bins: readonly Bin[]): number {
+  const total = bins.reduce((a, b) => a + b.count, 0);
+  if (total === 0) return Number.NaN;
+  const rank = q * total;
+  let cum = 0;
+  let lower = 0;
+  for (const b of bins) {
+    if (cum + b.count >= rank && b.count > 0) {
+      if (!Number.isFinite(b.le)) return lower; // in +Inf: the highest finite bound, as Prometheus
+      return lower + (b.le - lower) * ((rank - cum) / b.count);
+    }
+    cum += b.count;
+    if (Number.isFinite(b.le)) lower = b.le;
+  }
+  return lower;
+}

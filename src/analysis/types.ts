@@ -24,7 +24,18 @@ export interface ValueMeasurement {
   canary: number | undefined;
 }
 
-export type Measurement = CountsMeasurement | SamplesMeasurement | ValueMeasurement;
+/**
+ * Per-request latencies as Prometheus histograms over the step (each request one observation):
+ * per-bin counts over the same ascending bounds for both sides.
+ */
+export interface HistogramMeasurement {
+  kind: 'histograms';
+  bounds: number[];
+  canary: number[];
+  primary: number[];
+}
+
+export type Measurement = CountsMeasurement | SamplesMeasurement | ValueMeasurement | HistogramMeasurement;
 
 export interface TestResult {
   name: 'fisher-exact' | 'two-proportion-z' | 'mann-whitney-u';

@@ -26,7 +26,7 @@ export const CheckSchema = z.discriminatedUnion('type', [
       compare: z.enum(['primary', 'absolute']).default('primary'),
       /** Absolute ceiling in seconds for the canary's quantile over the step. */
       max: z.number().positive().optional(),
-      /** Smallest ratio canary/primary (of the median per-sample quantile) that counts as slower. */
+      /** Smallest ratio canary/primary (at `quantile` or at the median, the larger) that counts as slower. */
       maxIncrease: z.number().min(1).default(1.25),
     })
     .strict(),
@@ -74,6 +74,11 @@ export const RolloutPartialSchema = z
     onInconclusive: z.enum(['abort', 'pause']).optional(),
     /** Prometheus' scrape interval in seconds: a rate() window must span several scrapes. */
     scrapeInterval: z.number().positive().optional(),
+    /**
+     * Seconds at the start of each step left out of its metric window: a revision that just got
+     * traffic is cold (first requests, caches, autoscaling), like Kayenta's beginAfterMins.
+     */
+    warmup: z.number().min(0).optional(),
     /** Failed intervals in a step before the canary is aborted (1: the first failure aborts). */
     failureLimit: z.number().int().min(1).optional(),
     /** On abort: move the alias back to the version still serving, and tag the failed version. */
@@ -110,6 +115,7 @@ export interface RolloutPolicy {
   inconclusiveLimit: number;
   onInconclusive: 'abort' | 'pause';
   scrapeInterval: number;
+  warmup: number;
   failureLimit: number;
   onAbort: { moveAliasBack: boolean; tag: boolean };
   prometheus: { url: string; headers: Record<string, string> } | undefined;
@@ -127,6 +133,7 @@ export const DEFAULT_POLICY: RolloutPolicy = {
   inconclusiveLimit: 3,
   onInconclusive: 'abort',
   scrapeInterval: 15,
+  warmup: 10,
   failureLimit: 1,
   onAbort: { moveAliasBack: false, tag: true },
   prometheus: undefined,
@@ -148,6 +155,7 @@ export function resolvePolicy(...layers: Array<RolloutPartial | undefined>): Rol
       inconclusiveLimit: l.inconclusiveLimit ?? p.inconclusiveLimit,
       onInconclusive: l.onInconclusive ?? p.onInconclusive,
       scrapeInterval: l.scrapeInterval ?? p.scrapeInterval,
+      warmup: l.warmup ?? p.warmup,
       failureLimit: l.failureLimit ?? p.failureLimit,
       onAbort: { ...p.onAbort, ...stripUndefined(l.onAbort ?? {}) },
       prometheus: l.prometheus

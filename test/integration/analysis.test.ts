@@ -15,7 +15,7 @@ import { type ContainerdRig, type RunningContainer, startContainerd } from '../r
 import { pushSklearnRuntime } from '../rig/images.ts';
 import { type FakeKserve, fakeKserve, type RevisionEndpoint } from '../rig/knative-router.ts';
 import { getIsvc, type KubeRig, startKube } from '../rig/kube.ts';
-import { logModels, type MlflowRig, startMlflow } from '../rig/mlflow.ts';
+import { logModels, type MlflowRig, setAlias, startMlflow } from '../rig/mlflow.ts';
 import { freePort, tempDir } from '../rig/proc.ts';
 import { type PrometheusRig, type ScrapeTarget, startPrometheus } from '../rig/prometheus.ts';
 import { type QueueProxy, startQueueProxy } from '../rig/queue-proxy.ts';
@@ -40,14 +40,29 @@ const NAME = 'iris'; // the InferenceService and V1 model name in every namespac
 const VERSIONS = { primary: '1', same: '2', flaky: '3', slow: '4', other: '5' } as const;
 
 before(async () => {
-  [mlflow, registry, ctrd, kube, prom, work] = await Promise.all([
-    startMlflow(),
-    startRegistry(),
-    startContainerd(),
-    startKube(),
-    startPrometheus(),
-    tempDir('analysis'),
+  // Each rig is kept as soon as it is up, so after() stops it even when another one failed to start
+  // (the failure is then reported at once instead of leaving services running).
+  const up = await Promise.allSettled([
+    startMlflow().then((r) => {
+      mlflow = r;
+    }),
+    startRegistry().then((r) => {
+      registry = r;
+    }),
+    startContainerd().then((r) => {
+      ctrd = r;
+    }),
+    startKube().then((r) => {
+      kube = r;
+    }),
+    startPrometheus().then((r) => {
+      prom = r;
+    }),
+    tempDir('analysis').then((r) => {
+      work = r;
+    }),
   ]);
+  for (const r of up) if (r.status === 'rejected') throw r.reason;
   const [runtime] = await Promise.all([
     pushSklearnRuntime(registry),
     logModels(mlflow, [
@@ -115,6 +130,7 @@ async function config(ns: string): Promise<string> {
       interval: 8
       minRequests: 20
       scrapeInterval: 1
+      warmup: 2
       inconclusiveLimit: 4
       onAbort: { moveAliasBack: true }
       prometheus: { url: ${prom.url} }
@@ -149,13 +165,29 @@ async function scenario(ns: string, canary: string) {
   }
   await prom.setTargets(targets);
   const kiln = (...argv: string[]) => kilnInProcess(argv, { env, cwd });
-  const first = await kiln('deploy', `${ns}/${NAME}`, '--image', images.get(VERSIONS.primary)!);
+  const model = (v: string) => ['--model-name', NAME, '--model-version', v];
+  const first = await kiln(
+    'deploy',
+    `${ns}/${NAME}`,
+    '--image',
+    images.get(VERSIONS.primary)!,
+    ...model(VERSIONS.primary),
+  );
   assert.equal(first.code, 0, first.stderr);
   const fake: FakeKserve = fakeKserve(kube, ns, NAME, endpoints, row, 40);
   try {
     await until(async () => (await getIsvc(kube, ns, NAME)).status?.observedGeneration === 1);
-    const dep = await kiln('deploy', `${ns}/${NAME}`, '--image', images.get(canary)!, '--canary', '0');
+    const dep = await kiln(
+      'deploy',
+      `${ns}/${NAME}`,
+      '--image',
+      images.get(canary)!,
+      '--canary',
+      '0',
+      ...model(canary),
+    );
     assert.equal(dep.code, 0, dep.stderr);
+    await until(async () => (await getIsvc(kube, ns, NAME)).status?.observedGeneration === 2);
     const watch = await kiln('--json', 'rollout', 'watch', `${ns}/${NAME}`);
     const isvc = await getIsvc(kube, ns, NAME);
     return { watch, isvc, fake, out: JSON.parse(watch.stdout) };
@@ -193,9 +225,28 @@ test('A/A: the same model as canary passes agreement and every step, and is prom
   );
   assert.ok(last.checks[0].values.canary.total >= 20);
   assert.match(watch.stderr, /step 1\/2 \(25%\): pass -> advance/);
+  // what a person sees afterwards: the analysis on kiln status, the outcome on the MLflow version
+  const env = kilnEnv({ KUBECONFIG: kube.kubeconfigPath });
+  const status = await kilnInProcess(['status', `aa/${NAME}`], { env, cwd: work.path });
+  assert.match(status.stdout, /analysis: promoted, step 2\/2/);
+  assert.match(status.stdout, /PASS\s+success-rate: canary failed 0\//);
+  assert.equal((await versionTags(VERSIONS.same))['kiln.rollout'], 'promoted');
 });
 
+async function versionTags(version: string): Promise<Record<string, string>> {
+  const res = await fetch(`${mlflow.url}/api/2.0/mlflow/model-versions/get?name=${NAME}&version=${version}`);
+  const mv = ((await res.json()) as { model_version: { tags?: Array<{ key: string; value: string }> } })
+    .model_version;
+  return Object.fromEntries((mv.tags ?? []).map((t) => [t.key, t.value]));
+}
+
+async function aliasVersion(): Promise<string> {
+  const res = await fetch(`${mlflow.url}/api/2.0/mlflow/registered-models/alias?name=${NAME}&alias=champion`);
+  return ((await res.json()) as { model_version: { version: string } }).model_version.version;
+}
+
 test('a canary that answers errors is aborted at its first step by the success-rate check', async () => {
+  await setAlias(mlflow, NAME, 'champion', VERSIONS.flaky); // the alias move that promoted it
   const { watch, isvc, out } = await scenario('flaky', VERSIONS.flaky);
   assert.equal(watch.code, 3, watch.stderr);
   assert.equal(out.error.code, 'ROLLOUT_ABORTED');
@@ -208,11 +259,16 @@ test('a canary that answers errors is aborted at its first step by the success-r
   assert.equal(sr.verdict, 'fail');
   assert.equal(sr.test.name, 'fisher-exact');
   assert.ok(sr.test.p < 0.01);
+  // MLflow: the failed version is tagged with the reason, the alias is back on the serving version
+  const tags = await versionTags(VERSIONS.flaky);
+  assert.equal(tags['kiln.rollout'], 'aborted');
+  assert.match(tags['kiln.rollout.reason'] ?? '', /success-rate/);
+  assert.equal(await aliasVersion(), VERSIONS.primary);
 });
 
 test('a slow canary is aborted by Mann-Whitney on latency', async () => {
   const { watch, isvc, out } = await scenario('slow', VERSIONS.slow);
-  assert.equal(watch.code, 3, watch.stderr);
+  assert.equal(watch.code, 3, `${watch.stderr}\n${watch.stdout}`);
   assert.equal(isvc.spec.predictor.canaryTrafficPercent, 0);
   const abort = out.error.details.decisions.at(-1);
   const lat = abort.checks.find((c: { check: string }) => c.check === 'latency-p99');

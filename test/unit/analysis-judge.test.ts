@@ -159,3 +159,16 @@ test('policy: models[].rollout overrides the top-level rollout field by field ov
   assert.deepEqual(p.onAbort, { moveAliasBack: true, tag: true });
   assert.equal(p.minRequests, 50);
 });
+
+test('latency from histograms: every request one observation; a whole-distribution shift fails, a few slow requests do not', () => {
+  const bounds = [0.005, 0.01, 0.025, 0.05, 0.1, Number.POSITIVE_INFINITY];
+  const primary = [0, 300, 95, 5, 0, 0];
+  const slow = judge(latency, { kind: 'histograms', bounds, canary: [0, 0, 10, 80, 10, 0], primary }, ctx);
+  assert.equal(slow.verdict, 'fail', slow.reason);
+  assert.ok((slow.test?.effect ?? 0) > 1.25);
+  // same distribution plus 3 cold-start requests in the 0.1 s bucket: p99 moves, ranks barely do
+  const cold = judge(latency, { kind: 'histograms', bounds, canary: [0, 100, 30, 0, 3, 0], primary }, ctx);
+  assert.notEqual(cold.verdict, 'fail', cold.reason);
+  const few = judge(latency, { kind: 'histograms', bounds, canary: [0, 5, 0, 0, 0, 0], primary }, ctx);
+  assert.equal(few.verdict, 'inconclusive');
+});

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { compareAnswers, exampleRows } from '../../src/analysis/agreement.ts';
+import { promNumber } from '../../src/analysis/prometheus.ts';
 import { quantileQuery, render, successQueries } from '../../src/analysis/queries.ts';
 
 const vars = { namespace: 'ml', name: 'iris', revision: 'iris-predictor-00002', interval: '30s' };
@@ -46,4 +47,11 @@ test('agreement: labels must match, numbers within tolerance, shapes must match'
     /list\[2\].*number/,
   );
   assert.match(compareAnswers({ error: 'x' }, { predictions: [1] }, tol).schemaError ?? '', /canary/);
+});
+
+test("Prometheus' +Inf and -Inf (bucket bounds, values) are read as infinities, not NaN", () => {
+  assert.equal(promNumber('+Inf'), Number.POSITIVE_INFINITY);
+  assert.equal(promNumber('-Inf'), Number.NEGATIVE_INFINITY);
+  assert.equal(promNumber('0.025'), 0.025);
+  assert.ok(Number.isNaN(promNumber('NaN')));
 });

@@ -4,8 +4,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
+  binnedQuantile,
   fisherOneSided,
   mannWhitney,
+  mannWhitneyBinned,
   median,
   normalUpperTail,
   twoProportionOneSided,
@@ -46,4 +48,33 @@ test('median of odd, even and empty lists', () => {
   assert.equal(median([3, 1, 2]), 2);
   assert.equal(median([4, 1, 2, 3]), 2.5);
   assert.ok(Number.isNaN(median([])));
+});
+
+test('binned Mann-Whitney equals the plain one on the same values with ties per bin', () => {
+  const canary = [3, 0, 5, 2];
+  const base = [6, 4, 1, 0];
+  const expand = (counts: number[]) => counts.flatMap((n, i) => Array.from({ length: n }, () => i));
+  const a = mannWhitneyBinned(canary, base);
+  const b = mannWhitney(expand(canary), expand(base));
+  close(a.u, b.u);
+  close(a.p, b.p);
+  close(a.cles, b.cles);
+});
+
+test('binned quantile interpolates inside the bucket like Prometheus histogram_quantile', () => {
+  const bins = [
+    { le: 0.1, count: 50 },
+    { le: 0.2, count: 50 },
+    { le: Number.POSITIVE_INFINITY, count: 0 },
+  ];
+  close(binnedQuantile(0.5, bins), 0.1);
+  close(binnedQuantile(0.99, bins), 0.198);
+  close(
+    binnedQuantile(0.99, [
+      { le: 0.1, count: 1 },
+      { le: Number.POSITIVE_INFINITY, count: 99 },
+    ]),
+    0.1,
+  );
+  assert.ok(Number.isNaN(binnedQuantile(0.5, [])));
 });
