@@ -123,19 +123,6 @@ export function decide(
   };
 }
 
-/** A person resumed a paused analysis (`kiln rollout resume`): judge the same step again. */
-export function resume(s: AnalysisState, policy: RolloutPolicy, nowMs: number): AnalysisState {
-  if (s.phase !== 'paused') return s;
-  return {
-    ...s,
-    phase: s.stepIndex < 0 ? 'agreement' : 'progressing',
-    inconclusiveInARow: 0,
-    stepStartedAt: nowMs,
-    nextCheckAt: nowMs + policy.interval * 1000,
-    reason: undefined,
-  };
-}
-
 function finish(
   s: AnalysisState,
   phase: 'promoted' | 'aborted',
