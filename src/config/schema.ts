@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { RolloutPartialSchema } from './rollout.ts';
 
 // One schema for kiln.yaml, environment and flags. Every default is set (and explained) here,
 // once; the rest of kiln reads a fully resolved Config and never re-derives defaults.
@@ -76,6 +77,8 @@ export const WatchedModelSchema = z
     signKey: z.string().min(1).optional(),
     signatureFormat: SignatureFormatSchema.optional(),
     deploy: DeploySchema.optional(),
+    /** Canary analysis policy for this model, over the top-level `rollout` (docs/analysis.md). */
+    rollout: RolloutPartialSchema.optional(),
   })
   .strict();
 
@@ -116,6 +119,8 @@ export const ConfigSchema = z
     kube: KubeSchema.default({}),
     /** Models `kiln serve` watches and `kiln promote` reads per-model settings from. */
     models: z.array(WatchedModelSchema).default([]),
+    /** Canary analysis defaults for every model (docs/analysis.md); absent = no automatic analysis in kiln serve. */
+    rollout: RolloutPartialSchema.optional(),
     server: ServerSchema.default({
       listen: '127.0.0.1:8080',
       reconcileInterval: 60,

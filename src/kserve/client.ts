@@ -16,8 +16,12 @@ export interface Kube {
   /** The namespace of the kubeconfig context, if it sets one. */
   readonly contextNamespace: string | undefined;
   get(ref: IsvcRef): Promise<InferenceService | undefined>;
-  /** Server-side apply as field manager `kiln`, forced; one request, so never half-applied. */
-  apply(ref: IsvcRef, body: InferenceService): Promise<InferenceService>;
+  /**
+   * Server-side apply as field manager `kiln` (or `fieldManager`: the analysis publishes its
+   * status annotation as `kiln-analysis`, so kiln's own apply never drops it), forced; one
+   * request, so never half-applied.
+   */
+  apply(ref: IsvcRef, body: InferenceService, fieldManager?: string): Promise<InferenceService>;
 }
 
 export interface OpenKubeOptions extends KubeConfigOptions {
@@ -61,7 +65,7 @@ export async function kubeFromConfig(kc: KubeConfig, timeoutMs = 30_000): Promis
         throw kubeError(e, 'read', ref, server);
       }
     },
-    async apply(ref, body) {
+    async apply(ref, body, fieldManager = FIELD_MANAGER) {
       try {
         return (await api.patchNamespacedCustomObject(
           {
@@ -71,7 +75,7 @@ export async function kubeFromConfig(kc: KubeConfig, timeoutMs = 30_000): Promis
             plural: PLURAL,
             name: ref.name,
             body,
-            fieldManager: FIELD_MANAGER,
+            fieldManager,
             force: true,
             // Unknown fields fail the request instead of being pruned silently.
             fieldValidation: 'Strict',

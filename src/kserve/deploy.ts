@@ -6,7 +6,7 @@ import { type ApplyOptions, type ApplyOutcome, applyPlanned } from './apply.ts';
 import type { Kube } from './client.ts';
 import { otherOwners } from './ownership.ts';
 import { type DeployRequest, planDeploy } from './plan.ts';
-import { planAbort, planPromote, planRollback } from './plan-rollout.ts';
+import { planAbort, planPromote, planRollback, planStep } from './plan-rollout.ts';
 import { digestOf } from './reference.ts';
 import type { InferenceService, IsvcRef } from './types.ts';
 import { refString } from './types.ts';
@@ -95,6 +95,19 @@ export async function abortRollout(
   opts: OperationOptions = {},
 ): Promise<RolloutResult> {
   return result(ref, await applyPlanned(kube, ref, (live) => planAbort(ref, live), log, opts));
+}
+
+/** Give the canary `percent` of traffic (the analysis' step); refused if `expectImage` is no longer deployed. */
+export async function stepRollout(
+  kube: Kube,
+  ref: IsvcRef,
+  percent: number,
+  expectImage?: string,
+  log: Logger = silentLogger,
+  opts: OperationOptions = {},
+): Promise<RolloutResult> {
+  const out = await applyPlanned(kube, ref, (live) => planStep(ref, live, percent, expectImage), log, opts);
+  return result(ref, out);
 }
 
 /** Point the predictor back at the previous (or the named) recorded digest; no rebuild. */

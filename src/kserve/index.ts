@@ -9,6 +9,7 @@ export {
   promoteRollout,
   type RolloutResult,
   rollback,
+  stepRollout,
 } from './deploy.ts';
 export { checkGitopsDir, deployToGitops, type GitopsResult, gitopsPath } from './gitops.ts';
 export { loadKubeConfig, parseIsvcRef } from './kubeconfig.ts';

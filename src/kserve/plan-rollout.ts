@@ -81,6 +81,29 @@ export function planAbort(ref: IsvcRef, live: InferenceService | undefined): Kil
   return { ...state, canaryPercent: 0 };
 }
 
+/**
+ * Step: set canaryTrafficPercent to `percent` (the analysis moving a canary forward). Refused when
+ * the image is no longer the one under analysis: a newer version replaced the canary meanwhile.
+ */
+export function planStep(
+  ref: IsvcRef,
+  live: InferenceService | undefined,
+  percent: number,
+  expectImage: string | undefined,
+): KilnState {
+  const { view, state } = currentState(ref, live);
+  requirePinned(ref, state.image);
+  if (view.raw) refuseRawCanary(ref, 'a canary step');
+  if (expectImage !== undefined && state.image !== expectImage) {
+    throw new KilnError(
+      'ROLLOUT_SUPERSEDED',
+      `InferenceService ${refString(ref)} now serves ${state.image}, not ${expectImage} under analysis`,
+      { kind: 'policy', hint: 'a newer version replaced the canary; its own analysis decides it' },
+    );
+  }
+  return { ...state, canaryPercent: percent };
+}
+
 /** Rollback: point the predictor at the previous (or the named) recorded digest, canary removed. */
 export function planRollback(
   ref: IsvcRef,

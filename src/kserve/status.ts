@@ -39,6 +39,36 @@ export interface StatusReport {
   revisions: RevisionReport[];
   /** Recorded digests, newest first (rollback targets). */
   history: { image: string; version: string | undefined; at: string }[];
+  /** The canary analysis' summary (annotation analysis.kiln.dev/status), if one ran. */
+  analysis?: AnalysisSummary | undefined;
+}
+
+/** Written by src/analysis/publish.ts; read here as plain JSON (kserve/ does not import analysis/). */
+export interface AnalysisSummary {
+  phase: string;
+  version?: string;
+  step: string;
+  percent?: number;
+  reason?: string;
+  nextCheckAt?: string;
+  last?: {
+    at: string;
+    verdict: string;
+    action: string;
+    reason: string;
+    checks: { check: string; verdict: string; reason: string }[];
+  };
+  [field: string]: unknown;
+}
+
+function readAnalysis(live: InferenceService): AnalysisSummary | undefined {
+  const raw = live.metadata.annotations?.['analysis.kiln.dev/status'];
+  if (!raw) return undefined;
+  try {
+    return JSON.parse(raw) as AnalysisSummary;
+  } catch {
+    return undefined;
+  }
 }
 
 export async function getStatus(kube: Kube, ref: IsvcRef): Promise<StatusReport> {
@@ -103,6 +133,7 @@ export function summarize(ref: IsvcRef, live: InferenceService): StatusReport {
     url: live.status?.url,
     revisions: rows,
     history: view.history.map((e) => ({ image: e.image, version: e.version, at: e.at })),
+    analysis: readAnalysis(live),
   };
 }
 

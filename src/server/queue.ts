@@ -3,7 +3,7 @@
 // time. Offers return as soon as the decision is committed; promotions start on a later tick, so
 // a webhook is answered before any work runs.
 import { type Logger, silentLogger } from '../log.ts';
-import type { Promoter } from '../pipeline/promote-types.ts';
+import type { PromoteResult, Promoter } from '../pipeline/promote-types.ts';
 import { type Decision, decide, decisionWord, type Offer } from './coalesce.ts';
 import { GroupCommit } from './group-commit.ts';
 import type { KilnMetrics } from './kiln-metrics.ts';
@@ -18,6 +18,8 @@ export interface QueueOptions {
   metrics: KilnMetrics;
   log?: Logger;
   nowMs?: () => number;
+  /** Called after a succeeded promotion is recorded (kiln serve starts its canary analysis here). */
+  onSucceeded?: ((promotionId: number, result: PromoteResult) => void) | undefined;
 }
 
 export interface QueuedOffer extends Offer {
@@ -40,7 +42,7 @@ interface Running {
 }
 
 export class PromotionQueue {
-  readonly #o: Required<QueueOptions>;
+  readonly #o: Required<Omit<QueueOptions, 'onSucceeded'>> & Pick<QueueOptions, 'onSucceeded'>;
   readonly #running = new Map<number, Running>();
   #kickScheduled = false;
   #started = false;
@@ -214,6 +216,7 @@ export class PromotionQueue {
       metrics.promotions.inc({ result: o.kind });
       metrics.duration.observe(o.seconds);
       if (o.kind === 'succeeded') metrics.bytesPushed.inc({}, o.result.bytesPushed);
+      if (o.kind === 'succeeded') this.#o.onSucceeded?.(o.row.id, o.result);
     }
     return outcomes.map(() => undefined);
   }

@@ -7,7 +7,10 @@ import { KilnError } from '../errors.ts';
 import { type Logger, silentLogger } from '../log.ts';
 import { MlflowClient, type MlflowOptions } from '../mlflow/index.ts';
 import type { Promoter } from '../pipeline/promote-types.ts';
+import { AnalysisLoop } from './analysis-loop.ts';
+import { AnalysisStore } from './analysis-store.ts';
 import { startCheckpointer } from './checkpointer.ts';
+import { storeAnalysis } from './dashboard/analysis.ts';
 import { createDashboard, type TokenSet } from './dashboard/index.ts';
 import { listen } from './http.ts';
 import { type KilnMetrics, kilnMetrics } from './kiln-metrics.ts';
@@ -32,7 +35,7 @@ export interface ServerOptions {
   drainMs?: number | undefined;
   /** Named bearer tokens allowed to act from the dashboard; none = read-only. */
   dashboardTokens?: TokenSet | undefined;
-  /** Environment for the dashboard's cluster access (KUBECONFIG). */
+  /** Environment for cluster access of the dashboard and the canary analysis (KUBECONFIG); default process.env. */
   env?: NodeJS.ProcessEnv | undefined;
   log?: Logger;
 }
@@ -43,6 +46,8 @@ export interface RunningServer {
   queue: PromotionQueue;
   reconciler: Reconciler;
   metrics: KilnMetrics;
+  /** Canary analyses (undefined when no rollout policy is configured). */
+  analysis: { store: AnalysisStore; loop: AnalysisLoop } | undefined;
   stop(): Promise<void>;
 }
 
@@ -62,6 +67,12 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const checkpointer = startCheckpointer(store.path, 250, (error) =>
     log.warn('WAL checkpoint failed (retried)', { error }),
   );
+  const queueRef: { q?: PromotionQueue } = {};
+  const metrics = kilnMetrics({
+    queueDepth: () => (store.isOpen ? store.counts().queued : 0),
+    running: () => queueRef.q?.runningCount ?? 0,
+  });
+  const analysis = startAnalysis(opts, store.path, metrics, log);
   let dashboard: ReturnType<typeof createDashboard>;
   try {
     dashboard = createDashboard({
@@ -71,25 +82,24 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       mlflow: new MlflowClient({ ...opts.mlflow, retry: { attempts: 2 }, timeoutMs: 5000, log }),
       tokens: opts.dashboardTokens ?? { size: 0, who: () => undefined },
       env: opts.env ?? {},
+      ...(analysis ? { analysis: storeAnalysis(analysis.store) } : {}),
       log,
     });
   } catch (e) {
+    await analysis?.loop.stop();
+    analysis?.store.close();
     await checkpointer.stop();
     store.close();
     unlock();
     throw e;
   }
-  const queueRef: { q?: PromotionQueue } = {};
-  const metrics = kilnMetrics({
-    queueDepth: () => (store.isOpen ? store.counts().queued : 0),
-    running: () => queueRef.q?.runningCount ?? 0,
-  });
   const queue = new PromotionQueue({
     store,
     promoter: dashboard.observe(opts.promoter),
     concurrency: opts.concurrency ?? 2,
     metrics,
     log,
+    onSucceeded: analysis ? (id, r) => analysis.loop.promoted(id, r) : undefined,
   });
   queueRef.q = queue;
   const reconciler = new Reconciler({
@@ -133,6 +143,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       }),
     });
   } catch (e) {
+    await analysis?.loop.stop();
+    analysis?.store.close();
     await queue.stop(0);
     await checkpointer.stop();
     dashboard.close();
@@ -145,6 +157,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     });
   }
   reconciler.start();
+  analysis?.loop.start();
   log.info(`kiln serve listening on ${http.url}`, {
     url: http.url,
     webhook: webhook ? `${http.url}${WEBHOOK_PATH}` : 'disabled',
@@ -161,6 +174,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       log.info('kiln serve stopping: no new deliveries; waiting for running promotions');
       await http.close(2000);
       reconciler.stop();
+      await analysis?.loop.stop();
+      analysis?.store.close();
       const { unfinished } = await queue.stop(opts.drainMs ?? 30_000);
       if (unfinished > 0) log.warn(`${unfinished} promotion(s) still running: resumed at the next start`);
       await checkpointer.stop();
@@ -171,7 +186,38 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     })();
     return stopping;
   };
-  return { url: http.url, store, queue, reconciler, metrics, stop };
+  return { url: http.url, store, queue, reconciler, metrics, analysis, stop };
+}
+
+/** The analysis loop, when kiln.yaml has a rollout policy (top level or for any model). */
+function startAnalysis(opts: ServerOptions, path: string, metrics: KilnMetrics, log: Logger) {
+  const { config } = opts;
+  if (config.rollout === undefined && !config.models.some((m) => m.rollout !== undefined)) return undefined;
+  const store = new AnalysisStore(path);
+  const m = metrics.registry;
+  const loop = new AnalysisLoop({
+    config,
+    store,
+    mlflow: opts.mlflow,
+    env: opts.env ?? process.env,
+    log,
+    metrics: {
+      decisions: m.counter(
+        'kiln_analysis_decisions_total',
+        'Canary analysis decisions, by action (advance, hold, promote, abort, pause).',
+      ),
+      checks: m.counter('kiln_analysis_checks_total', 'Canary analysis check results, by check and verdict.'),
+      tickSeconds: m.histogram(
+        'kiln_analysis_tick_seconds',
+        'Wall time of one analysis turn (queries + judgement + apply).',
+        [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      ),
+    },
+  });
+  m.gauge('kiln_analysis_running', 'Canary analyses running or paused now.', () =>
+    store.hasTables ? store.live().length : 0,
+  );
+  return { store, loop };
 }
 
 /** `HOST:PORT`, `[IPv6]:PORT` or `:PORT` (all interfaces). */

@@ -156,6 +156,10 @@ export interface FixtureSpec {
   sizeBytes?: number;
   /** Makes the random bytes reproducible. */
   seed?: string;
+  /** A bad canary for the analysis tests (fixture_model.py VARIANTS): flaky (errors), slow, other (answers differ). */
+  variant?: 'flaky' | 'slow' | 'other';
+  /** Log the sample rows as MLflow's input example (input_example.json beside model.pkl). */
+  inputExample?: boolean;
 }
 
 /**
@@ -175,6 +179,8 @@ export async function logModels(
       name: s.name,
       alias: s.sizeBytes === undefined ? s.alias : undefined,
       source_kind: s.sourceKind ?? 'logged-model',
+      ...(s.variant ? { variant: s.variant } : {}),
+      ...(s.inputExample ? { input_example: true } : {}),
     })),
   };
   const script = join(REPO_ROOT, 'test', 'rig', 'python', 'fixture_model.py');

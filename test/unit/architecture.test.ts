@@ -16,10 +16,11 @@ const MAY_IMPORT: Record<string, string[]> = {
   kserve: [],
   sign: ['oci'],
   config: [],
+  analysis: ['kserve', 'mlflow', 'config'],
   pipeline: ['oci', 'mlflow', 'kserve', 'sign', 'config'],
   airgap: ['pipeline', 'oci', 'kserve', 'sign'],
-  server: ['pipeline', 'mlflow', 'kserve', 'oci', 'sign', 'config'],
-  cli: ['airgap', 'pipeline', 'server', 'mlflow', 'kserve', 'oci', 'sign', 'config'],
+  server: ['pipeline', 'analysis', 'mlflow', 'kserve', 'oci', 'sign', 'config'],
+  cli: ['airgap', 'pipeline', 'analysis', 'server', 'mlflow', 'kserve', 'oci', 'sign', 'config'],
 };
 
 async function sources(dir: string): Promise<string[]> {

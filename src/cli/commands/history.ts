@@ -46,9 +46,13 @@ export const registerHistory: RegisterCommand = (program, io) =>
         } finally {
           store.close();
         }
-        ctx.result(rows.length === 0 ? `no promotions recorded for ${name}` : table(rows), {
+        const { readAnalyses, analysesText } = await import('./history-analyses.ts');
+        const analyses = readAnalyses(file, name, limit);
+        const text = rows.length === 0 ? `no promotions recorded for ${name}` : table(rows);
+        ctx.result(analyses.length === 0 ? text : `${text}\n\n${analysesText(analyses)}`, {
           name,
           promotions: rows.map(toJson),
+          analyses,
         });
       }),
     );

@@ -4,6 +4,7 @@ import { abortRollout, promoteRollout, type RolloutResult } from '../../kserve/d
 import type { IsvcRef } from '../../kserve/types.ts';
 import { action, type CliContext, type CliIO } from '../context.ts';
 import { kubeOptions, openIsvc } from './kube-flags.ts';
+import { registerWatch } from './rollout-watch.ts';
 import type { RegisterCommand } from './types.ts';
 
 export const registerRollout: RegisterCommand = (program, io) => {
@@ -22,6 +23,7 @@ export const registerRollout: RegisterCommand = (program, io) => {
     'send 0% of traffic to the canary revision (canaryTrafficPercent: 0)',
     (kube, ref, ctx) => abortRollout(kube, ref, ctx.log),
   );
+  registerWatch(rollout, io);
   return rollout;
 };
 

@@ -24,6 +24,7 @@ export function formatStatus(r: StatusReport): string {
     `${r.namespace}/${r.name}  ${r.deploymentMode}  ready: ${dash(r.ready)}  generation ${dash(r.generation)}, observed ${dash(r.observedGeneration)}${r.reconciled ? '' : ' (controller has not caught up)'}`,
     `spec:  ${dash(r.image)}  ${r.model ? `${r.model} version ${dash(r.version)}` : '(model unknown)'}  ${r.canaryPercent === undefined ? 'no canary' : `canary ${r.canaryPercent}%`}`,
   ];
+  if (r.analysis) lines.push(...formatAnalysis(r.analysis));
   if (r.revisions.length === 0) {
     lines.push('revisions: none reported by KServe yet');
     return lines.join('\n');
@@ -51,6 +52,22 @@ export function formatStatus(r: StatusReport): string {
     ),
   );
   return lines.join('\n');
+}
+
+/** The canary analysis: where it is, and the last judgement with each check's verdict and why. */
+function formatAnalysis(a: NonNullable<StatusReport['analysis']>): string[] {
+  const at = a.percent === undefined ? '' : ` at ${a.percent}%`;
+  const out = [
+    `analysis: ${a.phase}, step ${a.step}${at}${a.version ? ` (version ${a.version})` : ''}${a.reason ? `: ${a.reason}` : ''}`,
+  ];
+  if (a.last) {
+    out.push(`  last check ${a.last.at}: ${a.last.verdict} -> ${a.last.action}`);
+    for (const c of a.last.checks)
+      out.push(`    ${c.verdict.toUpperCase().padEnd(12)} ${c.check}: ${c.reason}`);
+  }
+  if (a.nextCheckAt && a.phase !== 'promoted' && a.phase !== 'aborted')
+    out.push(`  next check ${a.nextCheckAt}`);
+  return out;
 }
 
 /** KServe tags the canary "latest" and the rolled-out one "prev"; say "latest" once. */

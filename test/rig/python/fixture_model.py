@@ -3,7 +3,9 @@
 One python process per call, any number of versions (importing mlflow costs seconds).
 Input: one JSON object in argv[1]:
   {"tracking_uri", "artifacts_root": the server's --artifacts-destination (maps mlflow-artifacts:/
-   to disk), "models": [{"name", "alias"?, "source_kind": "logged-model"|"run"|"artifact-uri"}]}
+   to disk), "models": [{"name", "alias"?, "source_kind": "logged-model"|"run"|"artifact-uri",
+   "variant"?: "flaky"|"slow"|"other" (bad canaries for the analysis tests, see VARIANTS),
+   "input_example"?: true (log the sample rows as MLflow's input example)}]}
 Output: per model, in order, one line on stdout starting with "KILN_FIXTURE_JSON " (MLflow itself
 prints run links to stdout, so the rig looks for the marker):
   {"version", "run_id", "source", "download_uri", "model_dir", "sample"}
@@ -40,6 +42,44 @@ SAMPLE_ROWS = [0, 50, 100]  # one flower of each iris class
 mlflow.utils.environment.warn_dependency_requirement_mismatches = lambda _reqs: None
 
 
+class Flaky:
+    """Answers like `inner` but fails (HTTP 500 from the server) on rows with sepal length > 7.0:
+    about 8% of iris rows, none of the input example's. Pickled by value (cloudpickle)."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def predict(self, x):
+        import numpy as np
+
+        if (np.asarray(x)[:, 0] > 7.0).any():
+            raise ValueError("flaky canary: sepal length > 7.0 is not supported")
+        return self.inner.predict(x)
+
+
+class Slow:
+    """Answers like `inner`, 40 ms later."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def predict(self, x):
+        import time
+
+        time.sleep(0.04)
+        return self.inner.predict(x)
+
+
+def variant_model(model, variant, x, y):
+    if variant == "flaky":
+        return Flaky(model)
+    if variant == "slow":
+        return Slow(model)
+    if variant == "other":  # another model: trained on rotated labels, so every answer differs
+        return LogisticRegression(max_iter=500).fit(x, (y + 1) % 3)
+    return model
+
+
 def main() -> None:
     args = json.loads(sys.argv[1])
     mlflow.set_tracking_uri(args["tracking_uri"])
@@ -55,7 +95,11 @@ def main() -> None:
     common = dict(serialization_format="cloudpickle", signature=signature, pip_requirements=reqs)
 
     for spec in args["models"]:
-        out = log_one(client, model, common, spec, args["artifacts_root"])
+        opts = dict(common)
+        if spec.get("input_example"):
+            opts["input_example"] = x[SAMPLE_ROWS]
+        wrapped = variant_model(model, spec.get("variant"), x, y)
+        out = log_one(client, wrapped, opts, spec, args["artifacts_root"])
         out["sample"] = sample
         sys.stdout.write("KILN_FIXTURE_JSON " + json.dumps(out) + "\n")
         sys.stdout.flush()
