@@ -168,7 +168,7 @@ def corpus():
 
     objs = []
     # Python containers and stdlib values that models carry.
-    objs += [set([1]), frozenset([1]), bytearray(b"x"), b"x", slice(1, 2), complex(1, 2), range(3), OrderedDict(a=1),
+    objs += [[str, int, float, bool, bytes, complex, list, dict, tuple, set, frozenset, type(None)], set([1]), frozenset([1]), bytearray(b"x"), b"x", slice(1, 2), complex(1, 2), range(3), OrderedDict(a=1),
              defaultdict(list, a=[1]), defaultdict(dict), Counter("ab"), deque([1])]
     import datetime
     import decimal

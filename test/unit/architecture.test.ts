@@ -16,9 +16,10 @@ const MAY_IMPORT: Record<string, string[]> = {
   kserve: [],
   sign: ['oci'],
   config: [],
-  pipeline: ['oci', 'mlflow', 'kserve', 'sign', 'config'],
-  server: ['pipeline', 'mlflow', 'kserve', 'oci', 'sign', 'config'],
-  cli: ['pipeline', 'server', 'mlflow', 'kserve', 'oci', 'sign', 'config'],
+  scan: [],
+  pipeline: ['oci', 'mlflow', 'kserve', 'sign', 'config', 'scan'],
+  server: ['pipeline', 'mlflow', 'kserve', 'oci', 'sign', 'config', 'scan'],
+  cli: ['pipeline', 'server', 'mlflow', 'kserve', 'oci', 'sign', 'config', 'scan'],
 };
 
 async function sources(dir: string): Promise<string[]> {
