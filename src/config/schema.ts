@@ -8,6 +8,35 @@ export const ModeSchema = z.enum(['baked', 'modelcar']);
 const compression = CompressionSchema;
 const mode = ModeSchema;
 
+/** The model security gate (docs/scan.md). */
+export const ScanSchema = z
+  .object({
+    /** block: a finding stops the bake (exit 3); warn: report and go on; off: no scan (not recommended). */
+    mode: z.enum(['block', 'warn', 'off']).default('block'),
+    /** Extra globals to allow: `module:qualname`, or {global, roles} to allow only some roles. */
+    allow: z
+      .array(
+        z.union([
+          z.string().min(3),
+          z
+            .object({
+              global: z.string().min(3),
+              roles: z
+                .array(z.enum(['reduce', 'newobj', 'argument', 'build']))
+                .min(1)
+                .optional(),
+            })
+            .strict(),
+        ]),
+      )
+      .default([]),
+    /** sha256 of files approved whatever they hold (e.g. a reviewed model with by-value code). */
+    approve: z
+      .array(z.string().regex(/^(sha256:)?[a-f0-9]{64}$/, 'expected a sha256 hex digest'))
+      .default([]),
+  })
+  .strict();
+
 export const BuildSchema = z
   .object({
     /** Where images go. `oci:DIR` needs no server, so it is the default when nothing is configured. */
@@ -21,6 +50,8 @@ export const BuildSchema = z
     tag: z.string().min(1).default('v{version}'),
     /** cosign-compatible private key; when set, bake also signs and attests. */
     signKey: z.string().min(1).optional(),
+    /** Model security gate; absent = block with the shipped allowlist packs. */
+    scan: ScanSchema.optional(),
   })
   .strict();
 
@@ -70,6 +101,8 @@ export const WatchedModelSchema = z
     compression: compression.optional(),
     tag: z.string().min(1).optional(),
     signKey: z.string().min(1).optional(),
+    /** Per-model scan settings: mode overrides build.scan.mode, allow/approve add to build.scan's. */
+    scan: ScanSchema.partial().optional(),
     deploy: DeploySchema.optional(),
   })
   .strict();
@@ -146,3 +179,4 @@ export type ServerConfig = z.infer<typeof ServerSchema>;
 export type DeployConfig = z.infer<typeof DeploySchema>;
 export type Compression = z.infer<typeof compression>;
 export type ImageMode = z.infer<typeof mode>;
+export type ScanConfig = z.infer<typeof ScanSchema>;

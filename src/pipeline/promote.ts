@@ -15,6 +15,7 @@ import { recordedKeys } from './held.ts';
 import { buildFingerprint, KEY } from './labels.ts';
 import { type MlflowModel, mlflowModel } from './mlflow-source.ts';
 import type { PromoteRequest, PromoteResult } from './promote-types.ts';
+import { ScanGate, type ScanSettings, scanSettings, scanTagValue } from './scan-gate.ts';
 import { signingHook } from './sign.ts';
 import { tagFor } from './tags.ts';
 import { openSource, openTarget, parseLocation, specTag } from './targets.ts';
@@ -30,6 +31,8 @@ export const TAGS = {
   digest: 'kiln.digest',
   signed: 'kiln.signed',
   deployedTo: 'kiln.deployed_to',
+  /** `passed`, `passed with N warnings`, or `blocked: <first finding>` (docs/scan.md). */
+  scan: 'kiln.scan',
 } as const;
 
 export interface PromoteSettings {
@@ -44,6 +47,7 @@ export interface PromoteSettings {
   manifestsDir: string;
   kube: { context?: string | undefined; namespace?: string | undefined };
   insecure: string[];
+  scan: ScanSettings;
 }
 
 export interface PromoteEnv {
@@ -79,6 +83,7 @@ export function promoteSettings(
     manifestsDir: flags.manifestsDir ?? './kiln-deploy',
     kube: flags.kube ?? config.kube,
     insecure: config.registry.insecure,
+    scan: flags.scan ?? scanSettings(config, name),
   };
 }
 
@@ -98,6 +103,7 @@ export async function promote(
   const transport = { insecure: s.insecure, log };
   const base = s.base ? await openSource(s.base, transport) : undefined;
   const tag = specTag(s.target) ?? tagFor(s.tag, model.facts);
+  const gate = new ScanGate(s.scan, log);
   // What this promotion would build; an image recorded for the version is reused only if it
   // was built the same way (same files, mode, compression, base and timestamps).
   const fingerprint = buildFingerprint({
@@ -107,6 +113,7 @@ export async function promote(
     compression: s.compression,
     baseDigest: base ? (await base.source.getManifest(base.ref)).digest : undefined,
     mtime: bakeMtime(model.facts, penv.sourceDateEpoch),
+    scan: gate.fingerprint,
   });
   // Opened last: an archive target creates its (partial) file on open.
   const { target } = await openTarget(s.target, transport);
@@ -117,6 +124,7 @@ export async function promote(
     log.info(`${uri} is already baked as ${image.reference}${key ? ' and signed' : ''}: no upload`);
   } else {
     const baked = await bake({
+      scan: gate,
       model,
       target,
       base,
@@ -142,6 +150,11 @@ export async function promote(
           )
         : undefined,
       log,
+    }).catch(async (e: unknown) => {
+      // A blocked model leaves nothing deployable; MLflow shows why next to the version.
+      if (gate.reports.length > 0 && s.scan.mode !== 'off')
+        await writeBack(model, { [TAGS.scan]: scanTagValue(gate.reports, s.scan.mode) }).catch(() => {});
+      throw e;
     });
     image = { digest: baked.digest, reference: baked.reference };
     bytesPushed = baked.reused ? 0 : (baked.layer?.size ?? 0);
@@ -150,6 +163,9 @@ export async function promote(
       [TAGS.image]: image.reference,
       [TAGS.digest]: image.digest,
       [TAGS.signed]: String(key !== undefined),
+      ...(s.scan.mode !== 'off' && gate.reports.length > 0
+        ? { [TAGS.scan]: scanTagValue(gate.reports, s.scan.mode) }
+        : {}),
     });
   }
 

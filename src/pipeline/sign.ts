@@ -77,6 +77,7 @@ export function bakeProvenance(
           : undefined,
     },
     builderId: facts.builderId,
+    scan: image.scan,
     ...times,
   };
 }

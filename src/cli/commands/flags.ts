@@ -42,4 +42,7 @@ export const BuildFlags = z.object({
   compression: CompressionSchema.optional(),
   tag: z.string().min(1).optional(),
   signKey: z.string().min(1).optional(),
+  scan: z.enum(['block', 'warn', 'off']).optional(),
 });
+
+export const SCAN_FLAG_HELP = 'model security scan: block (default) | warn | off (see docs/scan.md)';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { action } from '../context.ts';
-import { BuildFlags, parseFlags, sourceDateEpoch } from './flags.ts';
+import { BuildFlags, parseFlags, SCAN_FLAG_HELP, sourceDateEpoch } from './flags.ts';
 import type { RegisterCommand } from './types.ts';
 
 const Flags = BuildFlags.extend({
@@ -24,6 +24,7 @@ export const registerPromote: RegisterCommand = (program, io) =>
     .option('--compression <c>', 'gzip | zstd | none')
     .option('--tag <template>', 'tag template; {version} is the model version')
     .option('--sign-key <file>', 'cosign private key to sign and attest with (password: COSIGN_PASSWORD)')
+    .option('--scan <mode>', SCAN_FLAG_HELP)
     .option('--deploy <ns/name>', 'InferenceService to point at the new digest (default: models[].deploy)')
     .option('--canary <percent>', 'traffic share for the new revision')
     .option('--gitops <dir>', 'write the InferenceService into this git work tree instead of the cluster')
@@ -43,6 +44,7 @@ export const registerPromote: RegisterCommand = (program, io) =>
         // Loaded when the command runs, not when kiln starts: `kiln rollback` must not pay for MLflow, OCI and SQLite code.
         const { mlflowOptionsFromEnv, parseModelUri } = await import('../../mlflow/index.ts');
         const { k8sName, promote, promoteSettings } = await import('../../pipeline/promote.ts');
+        const { scanSettings } = await import('../../pipeline/scan-gate.ts');
         const { processTty, resolvePassword } = await import('../../sign/password.ts');
         const flags = parseFlags(Flags, cmd.opts(), 'promote');
         const ref = parseModelUri(cmd.args[0]!);
@@ -54,6 +56,7 @@ export const registerPromote: RegisterCommand = (program, io) =>
           tag: flags.tag,
           signKey: flags.signKey,
           manifestsDir: flags.manifests,
+          scan: scanSettings(ctx.config, ref.name, flags.scan),
           deploy:
             flags.deploy || flags.gitops
               ? {

@@ -1,0 +1,145 @@
+// The model security gate on real parts (MLflow, registry, cosign): a version whose model.pkl
+// calls posix.getpid when unpickled is refused in the same pass as the bake (exit 3, nothing
+// tagged, signed or deployed, MLflow says why); an ordinary scikit-learn version promotes as
+// before and its signed provenance carries the scan.
+import assert from 'node:assert/strict';
+import { readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { kiln, kilnEnv } from '../rig/cli.ts';
+import { cosignIn, ok } from '../rig/cosign.ts';
+import { logModels, type MlflowRig, setAlias, startMlflow } from '../rig/mlflow.ts';
+import { tempDir } from '../rig/proc.ts';
+import { type RegistryRig, startRegistry } from '../rig/registry.ts';
+
+const PASSWORD = 'scan-test-password';
+// protocol 2: GLOBAL posix.getpid, EMPTY_TUPLE, REDUCE, STOP (harmless if it ever ran).
+const EVIL = Buffer.from('\x80\x02cposix\ngetpid\n)R.', 'latin1');
+
+let mlflow: MlflowRig;
+let registry: RegistryRig;
+let work: { path: string; remove: () => Promise<void> };
+let env: NodeJS.ProcessEnv;
+let evilVersion: string;
+
+before(async () => {
+  [mlflow, registry, work] = await Promise.all([startMlflow(), startRegistry(), tempDir('scan-promote')]);
+  const [, evil] = await logModels(mlflow, [
+    { name: 'safe', alias: 'champion' },
+    { name: 'evil', sizeBytes: EVIL.length, seed: 'evil' },
+  ]);
+  await writeFile(join(evil!.modelDir, 'model.pkl'), EVIL);
+  evilVersion = evil!.version;
+  await setAlias(mlflow, 'evil', 'champion', evilVersion);
+  env = kilnEnv({ MLFLOW_TRACKING_URI: mlflow.url, COSIGN_PASSWORD: PASSWORD });
+  const keygen = await kiln(['keygen', '--output-key-prefix', join(work.path, 'kiln')], {
+    env,
+    cwd: work.path,
+  });
+  assert.equal(keygen.code, 0, keygen.stderr);
+});
+
+after(async () => {
+  await Promise.all([mlflow?.stop(), registry?.stop()]);
+  await work?.remove();
+});
+
+async function versionTags(name: string, version: string): Promise<Record<string, string>> {
+  const res = await fetch(`${mlflow.url}/api/2.0/mlflow/model-versions/get?name=${name}&version=${version}`);
+  const body = (await res.json()) as { model_version: { tags?: { key: string; value: string }[] } };
+  return Object.fromEntries((body.model_version.tags ?? []).map((t) => [t.key, t.value]));
+}
+
+async function registryTags(repo: string): Promise<string[]> {
+  const res = await fetch(`http://${registry.host}/v2/${repo}/tags/list`);
+  if (res.status === 404) return [];
+  return ((await res.json()) as { tags?: string[] | null }).tags ?? [];
+}
+
+const promote = (name: string, extra: string[] = []) =>
+  kiln(
+    [
+      'promote',
+      `models:/${name}@champion`,
+      '--to',
+      `${registry.host}/ml/${name}`,
+      '--sign-key',
+      join(work.path, 'kiln.key'),
+      ...extra,
+    ],
+    {
+      env,
+      cwd: work.path,
+    },
+  );
+
+test('a model that runs code on load is refused: exit 3, the finding, no tag, no signature, no deployment, MLflow says why', async () => {
+  const r = await promote('evil');
+  assert.equal(r.code, 3, r.stderr);
+  assert.match(r.stderr, /SCAN_BLOCKED|security scan blocked/);
+  assert.match(r.stderr, /model\.pkl @\d+ REDUCE posix\.getpid \(reduce\)/);
+  assert.equal(r.stdout.trim(), '');
+  assert.deepEqual(await registryTags('ml/evil'), [], 'no tag, no .sig/.att tag');
+  const tags = await versionTags('evil', evilVersion);
+  assert.match(tags['kiln.scan'] ?? '', /^blocked: model\.pkl @\d+ REDUCE posix\.getpid/);
+  assert.equal(tags['kiln.digest'], undefined);
+  assert.deepEqual(
+    await readdir(join(work.path, 'kiln-deploy')).catch(() => []),
+    [],
+    'no InferenceService written',
+  );
+});
+
+test('--scan warn lets the same version through with the finding on stderr and in MLflow', async () => {
+  const r = await promote('evil', ['--scan', 'warn']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /posix\.getpid/);
+  assert.match((await versionTags('evil', evilVersion))['kiln.scan'] ?? '', /^warned: /);
+});
+
+test('an ordinary scikit-learn model promotes as before; the signed provenance carries the scan', async () => {
+  const r = await promote('safe');
+  assert.equal(r.code, 0, r.stderr);
+  const ref = r.stdout.trim();
+  const tags = await versionTags('safe', '1');
+  assert.equal(tags['kiln.scan'], 'passed');
+  assert.equal(tags['kiln.image'], ref);
+  const cosign = cosignIn(work.path);
+  const att = await ok(
+    cosign([
+      'verify-attestation',
+      '--key',
+      join(work.path, 'kiln.pub'),
+      '--insecure-ignore-tlog=true',
+      '--type',
+      'slsaprovenance1',
+      ref,
+    ]),
+    'cosign verify-attestation',
+  );
+  const envelope = JSON.parse(att.stdout.trim().split('\n')[0]!) as { payload: string };
+  const statement = JSON.parse(Buffer.from(envelope.payload, 'base64').toString()) as {
+    predicate: {
+      runDetails: {
+        byproducts?: {
+          name: string;
+          annotations: {
+            verdict: string;
+            files: { path: string; kind: string; verdict: string }[];
+            packs: unknown[];
+          };
+        }[];
+      };
+    };
+  };
+  const scan = statement.predicate.runDetails.byproducts?.find(
+    (b) => b.name === 'kiln-model-scan',
+  )?.annotations;
+  assert.ok(scan, 'scan byproduct in the provenance');
+  assert.equal(scan.verdict, 'pass');
+  assert.deepEqual(
+    scan.files.find((f) => f.path === 'model.pkl'),
+    { ...scan.files.find((f) => f.path === 'model.pkl'), kind: 'pickle', verdict: 'pass' },
+  );
+  assert.ok(scan.packs.length >= 9);
+});
