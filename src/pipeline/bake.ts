@@ -165,7 +165,7 @@ async function bakeInto(req: BakeRequest): Promise<BakeResult> {
       `the model layer was stored as ${stored.digest} but hashed as ${built.descriptor.digest}`,
     );
   }
-  await req.scan?.afterLayer();
+  await req.scan?.afterLayer(built.files);
   const model: LayerToAppend = { descriptor: built.descriptor, diffId: built.diffId };
   // The file hashes go on the manifest/index as well as the config, so a no-op re-bake can still
   // report (and sign) them.

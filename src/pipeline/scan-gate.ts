@@ -5,6 +5,7 @@ import { KilnError } from '../errors.ts';
 import { type Logger, silentLogger } from '../log.ts';
 import {
   type AllowEntry,
+  approveReport,
   describeFinding,
   type FileReport,
   type FileScan,
@@ -41,13 +42,15 @@ export function scanSettings(config: Config, modelName: string | undefined, flag
 export class ScanGate {
   readonly settings: ScanSettings;
   private readonly scanner: Scanner;
-  private readonly done: FileReport[] = [];
+  private done: FileReport[] = [];
   private readonly log: Logger;
 
   constructor(settings: ScanSettings, log: Logger = silentLogger) {
     this.settings = settings;
     this.log = log;
-    this.scanner = new Scanner({ allow: settings.allow, approve: settings.approve });
+    // The bake's tar already hashes every file: the scan does not hash again (approvals are
+    // applied in afterLayer with the tar's sha256).
+    this.scanner = new Scanner({ allow: settings.allow, approve: settings.approve, hash: false });
   }
 
   /** What the scan policy contributes to a build fingerprint: a bake under another policy is another bake. */
@@ -85,9 +88,13 @@ export class ScanGate {
     return scanSummary(this.scanner.policy, this.done);
   }
 
-  /** After the layer is stored: block (exit 3) or warn. */
-  async afterLayer(): Promise<void> {
+  /** After the layer is stored (with the tar's per-file sha256, layer paths): block (exit 3) or warn. */
+  async afterLayer(files: readonly { path: string; sha256: string }[] = []): Promise<void> {
     if (this.settings.mode === 'off') return;
+    this.done = this.done.map((r) => {
+      const f = files.find((x) => x.path === r.file || x.path.endsWith(`/${r.file}`));
+      return f ? approveReport(r, f.sha256, this.settings.approve) : r;
+    });
     const findings = this.done.flatMap((r) => r.findings.filter((f) => f.severity !== 'info'));
     const blocked = this.done.filter((r) => r.verdict === 'block');
     for (const f of findings)
@@ -105,14 +112,17 @@ export class ScanGate {
   }
 }
 
-export function scanBlocked(reports: readonly FileReport[]): KilnError {
+export function scanBlocked(
+  reports: readonly FileReport[],
+  consequence = 'nothing was tagged, signed or deployed',
+): KilnError {
   const blocking = reports.flatMap((r) => r.findings.filter((f) => f.severity === 'block'));
   const first = blocking[0]!;
   const lines = blocking.slice(0, 10).map((f) => `  ${describeFinding(f)}`);
   if (blocking.length > 10) lines.push(`  ... and ${blocking.length - 10} more`);
   return new KilnError(
     'SCAN_BLOCKED',
-    `the model security scan blocked ${reports.filter((r) => r.verdict === 'block').length} file(s); nothing was tagged, signed or deployed:\n${lines.join('\n')}`,
+    `the model security scan blocked ${reports.filter((r) => r.verdict === 'block').length} file(s); ${consequence}:\n${lines.join('\n')}`,
     {
       kind: 'policy',
       hint: first.fix,

@@ -1,6 +1,8 @@
 // scan/: the model security gate (docs/scan.md). Bytes in, findings out.
 export { type AllowEntry, Policy, splitGlobal } from './policy.ts';
+export { toSarif } from './sarif.ts';
 export {
+  approveReport,
   describeFinding,
   FileScan,
   SCAN_PREDICATE_TYPE,

@@ -14,6 +14,11 @@ export interface ScanOptions extends PolicyOptions {
   approve?: readonly string[];
   /** A prepared policy (shared across files); built from the options when absent. */
   policy?: Policy;
+  /**
+   * false: the caller already hashes the bytes (the bake's tar does) and applies approvals with
+   * `approveReport` once it knows the sha256; the report's sha256 is empty until then.
+   */
+  hash?: boolean;
 }
 
 const MAX_FINDINGS = 200;
@@ -21,7 +26,7 @@ const MAX_FINDINGS = 200;
 export class FileScan {
   private readonly findings: Finding[] = [];
   private readonly globals = new Map<string, Set<string>>();
-  private readonly hash: Hash = createHash('sha256');
+  private readonly hash: Hash | undefined;
   private readonly root: ContentScan;
   private size = 0;
   private dropped = 0;
@@ -32,6 +37,7 @@ export class FileScan {
   constructor(path: string, opts: ScanOptions & { policy: Policy }) {
     this.path = path;
     this.opts = opts;
+    this.hash = opts.hash === false ? undefined : createHash('sha256');
     const ctx: ScanContext = { policy: opts.policy, sinkFor: (member) => this.sinkFor(member) };
     this.root = new ContentScan(ctx, [], 0);
   }
@@ -56,13 +62,13 @@ export class FileScan {
   /** Feed the next bytes; await it before feeding more (backpressure for compressed members). */
   async write(chunk: Buffer): Promise<void> {
     this.size += chunk.length;
-    this.hash.update(chunk);
+    this.hash?.update(chunk);
     await this.root.write(chunk);
   }
 
   async end(): Promise<FileReport> {
     await this.root.end();
-    const sha256 = this.hash.digest('hex');
+    const sha256 = this.hash ? this.hash.digest('hex') : '';
     if (this.dropped > 0) {
       this.findings.push({
         file: this.path,
@@ -72,33 +78,34 @@ export class FileScan {
         fix: 'fix the findings above first',
       });
     }
-    const approved = (this.opts.approve ?? []).some(
-      (a) => a.replace(/^sha256:/, '').toLowerCase() === sha256,
-    );
-    let findings = this.findings;
-    if (approved) {
-      findings = [
-        {
-          file: this.path,
-          rule: 'APPROVED',
-          severity: 'info',
-          message: `approved by sha256 ${sha256} in build.scan.approve (${this.findings.length} findings waived)`,
-          fix: 'remove the approval to scan this file again',
-        },
-        ...findings.map((f) => ({ ...f, severity: 'info' as const })),
-      ];
-    }
-    return {
+    const report: FileReport = {
       file: this.path,
       size: this.size,
       sha256,
       kind: this.root.kind,
-      verdict: verdictOf(findings),
-      findings,
+      verdict: verdictOf(this.findings),
+      findings: this.findings,
       globals: [...this.globals.entries()].map(([g, r]) => `${g} (${[...r].sort().join(',')})`).sort(),
-      ...(approved ? { approved: true } : {}),
     };
+    return sha256 ? approveReport(report, sha256, this.opts.approve ?? []) : report;
   }
+}
+
+/** Record the file's sha256 and waive its findings when that digest is approved (build.scan.approve). */
+export function approveReport(report: FileReport, sha256: string, approve: readonly string[]): FileReport {
+  const approved = approve.some((a) => a.replace(/^sha256:/, '').toLowerCase() === sha256);
+  if (!approved) return { ...report, sha256 };
+  const findings: Finding[] = [
+    {
+      file: report.file,
+      rule: 'APPROVED',
+      severity: 'info',
+      message: `approved by sha256 ${sha256} in build.scan.approve (${report.findings.length} findings waived)`,
+      fix: 'remove the approval to scan this file again',
+    },
+    ...report.findings.map((f) => ({ ...f, severity: 'info' as const })),
+  ];
+  return { ...report, sha256, findings, verdict: verdictOf(findings), approved: true };
 }
 
 /** A scanner with one policy for many files. */

@@ -3,7 +3,7 @@
 // tagged, signed or deployed, MLflow says why); an ordinary scikit-learn version promotes as
 // before and its signed provenance carries the scan.
 import assert from 'node:assert/strict';
-import { readdir, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { kiln, kilnEnv } from '../rig/cli.ts';
@@ -142,4 +142,33 @@ test('an ordinary scikit-learn model promotes as before; the signed provenance c
     { ...scan.files.find((f) => f.path === 'model.pkl'), kind: 'pickle', verdict: 'pass' },
   );
   assert.ok(scan.packs.length >= 9);
+});
+
+test('kiln scan reads the model layer of the promoted image and the MLflow version directly', async () => {
+  const tags = await versionTags('safe', '1');
+  const image = await kiln(['scan', tags['kiln.image']!, '--json'], { env, cwd: work.path });
+  assert.equal(image.code, 0, image.stderr);
+  const out = JSON.parse(image.stdout) as { verdict: string; files: { path: string; kind: string }[] };
+  assert.equal(out.verdict, 'pass');
+  assert.ok(
+    out.files.some((f) => f.path === 'mnt/models/model.pkl' && f.kind === 'pickle'),
+    image.stdout,
+  );
+  const evil = await kiln(['scan', 'models:/evil@champion', '--sarif', join(work.path, 'evil.sarif')], {
+    env,
+    cwd: work.path,
+  });
+  assert.equal(evil.code, 3, evil.stderr);
+  assert.match(evil.stderr, /model\.pkl: pickle, block/);
+  const sarif = JSON.parse(await readFile(join(work.path, 'evil.sarif'), 'utf8')) as {
+    version: string;
+    runs: { results: { ruleId: string; level: string; properties: { global?: string } }[] }[];
+  };
+  assert.equal(sarif.version, '2.1.0');
+  assert.deepEqual(
+    sarif.runs[0]!.results.map((r) => [r.ruleId, r.level, r.properties.global]),
+    [['KNOWN_CODE_EXECUTION', 'error', 'posix.getpid']],
+  );
+  const missing = await kiln(['scan', join(work.path, 'no-such-file')], { env, cwd: work.path });
+  assert.equal(missing.code, 1, missing.stderr);
 });

@@ -6,6 +6,7 @@ import { registerKeygen } from './keygen.ts';
 import { registerPromote } from './promote.ts';
 import { registerRollback } from './rollback.ts';
 import { registerRollout } from './rollout.ts';
+import { registerScan } from './scan.ts';
 import { registerServe } from './serve.ts';
 import { registerSign } from './sign.ts';
 import { registerStatus } from './status.ts';
@@ -18,6 +19,7 @@ export const COMMANDS: readonly RegisterCommand[] = [
   registerSign,
   registerAttest,
   registerVerify,
+  registerScan,
   registerDeploy,
   registerRollout,
   registerRollback,
