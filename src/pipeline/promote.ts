@@ -33,6 +33,8 @@ export const TAGS = {
   deployedTo: 'kiln.deployed_to',
   /** `passed`, `passed with N warnings`, or `blocked: <first finding>` (docs/scan.md). */
   scan: 'kiln.scan',
+  /** The scan policy (ScanGate.fingerprint) `kiln.scan` was decided under. */
+  scanPolicy: 'kiln.scan_policy',
 } as const;
 
 export interface PromoteSettings {
@@ -104,6 +106,23 @@ export async function promote(
   const base = s.base ? await openSource(s.base, transport) : undefined;
   const tag = specTag(s.target) ?? tagFor(s.tag, model.facts);
   const gate = new ScanGate(s.scan, log);
+  // A version already refused under this exact policy is refused again without a download
+  // (kiln serve retries failed versions on every reconcile; MLflow artifacts are immutable).
+  const recorded = model.info.tags[TAGS.scan];
+  if (
+    recorded?.startsWith('blocked: ') &&
+    model.info.tags[TAGS.scanPolicy] === gate.fingerprint &&
+    s.scan.mode === 'block'
+  ) {
+    throw new KilnError(
+      'SCAN_BLOCKED',
+      `${uri} was blocked by the model security scan under the same policy: ${recorded.slice('blocked: '.length)}`,
+      {
+        kind: 'policy',
+        hint: 'fix the model and log a new version, or allow the global / approve the file in build.scan (docs/scan.md); the next promotion then scans again',
+      },
+    );
+  }
   // What this promotion would build; an image recorded for the version is reused only if it
   // was built the same way (same files, mode, compression, base and timestamps).
   const fingerprint = buildFingerprint({
@@ -153,7 +172,10 @@ export async function promote(
     }).catch(async (e: unknown) => {
       // A blocked model leaves nothing deployable; MLflow shows why next to the version.
       if (gate.reports.length > 0 && s.scan.mode !== 'off')
-        await writeBack(model, { [TAGS.scan]: scanTagValue(gate.reports, s.scan.mode) }).catch(() => {});
+        await writeBack(model, {
+          [TAGS.scan]: scanTagValue(gate.reports, s.scan.mode),
+          [TAGS.scanPolicy]: gate.fingerprint,
+        }).catch(() => {});
       throw e;
     });
     image = { digest: baked.digest, reference: baked.reference };
