@@ -72,6 +72,7 @@ function timed(cmd: string, args: string[]): Promise<Ran> {
   return new Promise((resolve, reject) => {
     const p = spawn('/usr/bin/time', ['-f', 'KILN_BENCH %M', cmd, ...args], {
       stdio: ['ignore', 'ignore', 'pipe'],
+      cwd: work.path, // fickling writes safety_results.json into its working directory
     });
     let err = '';
     p.stderr.on('data', (d: Buffer) => {

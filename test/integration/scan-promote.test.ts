@@ -88,6 +88,10 @@ test('a model that runs code on load is refused: exit 3, the finding, no tag, no
     [],
     'no InferenceService written',
   );
+  // Promoting it again under the same policy is refused from the record, without a download.
+  const again = await promote('evil');
+  assert.equal(again.code, 3, again.stderr);
+  assert.match(again.stderr, /blocked by the model security scan under the same policy: model\.pkl/);
 });
 
 test('--scan warn lets the same version through with the finding on stderr and in MLflow', async () => {
