@@ -2,6 +2,7 @@
 // model gives zero findings, every crafted file (one per evasion class, docs/scan.md) is blocked.
 import assert from 'node:assert/strict';
 import { createReadStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { after, before, test } from 'node:test';
 import { describeFinding, type FileReport, Scanner, scanStream } from '../../src/scan/index.ts';
@@ -77,6 +78,35 @@ test('each evasion class is named by its own rule', () => {
   rule('zip_prefix_polyglot.pt', 'PICKLE_MALFORMED');
   rule('bad.safetensors', 'SAFETENSORS_INVALID');
   rule('os.skops', 'KNOWN_CODE_EXECUTION');
+  rule('external_data_escape.onnx', 'ONNX_EXTERNAL_DATA');
+});
+
+test('fed one byte at a time, every file gives the same findings as in one piece (the scan is truly incremental)', async () => {
+  const small = [...corpus.malicious, ...corpus.benign].filter(
+    (f) => reports.get(basename(f))!.size < 32 * 1024,
+  );
+  assert.ok(small.length > 60);
+  const key = (r: FileReport) =>
+    r.findings.map((f) => `${f.rule}@${f.offset}:${f.global ?? ''}:${(f.member ?? []).join('>')}`).join(' ');
+  for (const f of small) {
+    const whole = await readFile(f);
+    const bytewise = await scanStream(
+      scanner,
+      basename(f),
+      (async function* () {
+        for (let i = 0; i < whole.length; i++) yield whole.subarray(i, i + 1);
+      })(),
+    );
+    const once = await scanStream(
+      scanner,
+      basename(f),
+      (async function* () {
+        yield whole;
+      })(),
+    );
+    assert.equal(key(bytewise), key(once), `${basename(f)} differs when fed byte by byte`);
+    assert.equal(bytewise.verdict, reports.get(basename(f))!.verdict, basename(f));
+  }
 });
 
 test('a finding names file, member, offset, opcode, global, role, why and the fix', () => {

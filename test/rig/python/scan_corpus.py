@@ -224,4 +224,28 @@ sk = io.BytesIO()
 with zipfile.ZipFile(sk, "w") as z:
     z.writestr("schema.json", b'{"__class__": "system", "__module__": "os", "__loader__": "ObjectNode", "content": {}, "_skops_version": "0.16"}')
 w(M, "os.skops", sk.getvalue())
+
+
+def pb_field(num, payload):
+    """A length-delimited protobuf field (wire type 2), enough to write a minimal ONNX ModelProto."""
+    n, out = len(payload), b""
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        out += bytes([b | (0x80 if n else 0)])
+        if not n:
+            break
+    return bytes([(num << 3) | 2]) + out + payload
+
+
+def onnx_model(location):
+    # ModelProto{ir_version: 8, producer_name, graph{initializer: TensorProto{name, external_data{location}, data_location: EXTERNAL}}}
+    entry = pb_field(1, b"location") + pb_field(2, location.encode())
+    tensor = pb_field(8, b"w") + pb_field(13, entry) + bytes([14 << 3, 1])
+    graph = pb_field(1, b"") + pb_field(5, tensor) + pb_field(2, b"g")
+    return bytes([0x08, 0x08]) + pb_field(2, b"kiln-test") + pb_field(7, graph)
+
+
+w(B, "model.onnx", onnx_model("weights.bin"))
+w(M, "external_data_escape.onnx", onnx_model("../../../etc/passwd"))
 print(f"{len(os.listdir(B))} benign, {len(os.listdir(M))} malicious")
