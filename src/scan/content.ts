@@ -37,9 +37,14 @@ export class ContentScan implements Sink {
   private readonly ctx: ScanContext;
   private readonly member: string[];
   private readonly depth: number;
-  private readonly hint: { torch?: boolean };
+  private readonly hint: { torch?: boolean; kerasWeights?: boolean };
 
-  constructor(ctx: ScanContext, member: string[], depth: number, hint: { torch?: boolean } = {}) {
+  constructor(
+    ctx: ScanContext,
+    member: string[],
+    depth: number,
+    hint: { torch?: boolean; kerasWeights?: boolean } = {},
+  ) {
     this.ctx = ctx;
     this.member = member;
     this.depth = depth;
@@ -106,6 +111,11 @@ export class ContentScan implements Sink {
         },
       };
     };
+    if (typeof s === 'object' && this.hint.kerasWeights && s.opaque.startsWith('HDF5')) {
+      // The weights of a .keras archive: h5py reads arrays from it, the model is config.json.
+      this.kind = 'binary';
+      return DISCARD;
+    }
     if (typeof s === 'object') {
       this.kind = 'opaque';
       sink.add({

@@ -1,6 +1,7 @@
 import zlib from 'node:zlib';
 import { ContentScan, type ScanContext, type Sink } from './content.ts';
 import { Inflater } from './inflate.ts';
+import { checkKerasConfig } from './keras.ts';
 import { checkSkopsSchema } from './skops.ts';
 import type { FileKind, FindingSink } from './types.ts';
 
@@ -252,25 +253,35 @@ export class ZipScan implements Sink {
       this.torchPrefix !== undefined &&
       (e.name.startsWith(`${this.torchPrefix}data/`) ||
         /\/(version|byteorder|\.format_version|\.storage_alignment|serialization_id)$/.test(e.name));
+    // skops' schema.json and Keras' config.json are interpreted too (small JSON, kept up to 16 MiB).
+    const text: Buffer[] | undefined = e.name === 'schema.json' || e.name === 'config.json' ? [] : undefined;
+    let textLen = 0;
     let content: ContentScan | undefined;
     let sink: Sink;
     if (raw || flags & 0x1 || (method !== 0 && method !== 8)) {
       sink = { write() {}, end() {} };
     } else {
-      content = new ContentScan(this.ctx, memberPath, this.depth + 1, { torch: dataPkl !== null });
+      content = new ContentScan(this.ctx, memberPath, this.depth + 1, {
+        torch: dataPkl !== null,
+        kerasWeights: this.locals.some((l) => l.name === 'config.json') && e.name.endsWith('.weights.h5'),
+      });
       const scan = content;
       const crcOf = { crc: 0 };
-      const crcSink: Sink = {
+      // Sees the member's uncompressed bytes: CRC (deflated members) and the JSON kept above.
+      const plain: Sink = {
         write: (b) => {
-          crcOf.crc = zlib.crc32(b, crcOf.crc);
+          if (method === 8) crcOf.crc = zlib.crc32(b, crcOf.crc);
+          if (text && textLen + b.length <= 16 << 20) {
+            text.push(Buffer.from(b));
+            textLen += b.length;
+          }
           return scan.write(b);
         },
         end: () => scan.end(),
       };
-      sink = method === 8 ? new Inflater('deflate-raw', crcSink, this.ctx.sinkFor(memberPath)) : scan;
+      sink = method === 8 ? new Inflater('deflate-raw', plain, this.ctx.sinkFor(memberPath)) : plain;
       if (method === 8) this.inflatedCrc = crcOf;
     }
-    const text: Buffer[] | undefined = e.name === 'schema.json' ? [] : undefined;
     this.current = {
       entry: e,
       sink,
@@ -279,17 +290,6 @@ export class ZipScan implements Sink {
       ...(content ? { content } : {}),
       ...(text ? { text } : {}),
     };
-    if (text && method === 0) {
-      const inner = sink;
-      sink = {
-        write: (b) => {
-          text.push(Buffer.from(b));
-          return inner.write(b);
-        },
-        end: () => inner.end(),
-      };
-      this.current.sink = sink;
-    }
     if (e.csize === 0) return this.endMember();
     this.st = { s: 'data', left: e.csize };
   }
@@ -313,7 +313,13 @@ export class ZipScan implements Sink {
         cur.entry.offset,
       );
     }
-    if (cur.text && cur.text.length > 0)
+    if (cur.text && cur.text.length > 0 && cur.entry.name === 'config.json')
+      checkKerasConfig(
+        Buffer.concat(cur.text),
+        this.ctx.policy,
+        this.ctx.sinkFor([...this.member, cur.entry.name]),
+      );
+    else if (cur.text && cur.text.length > 0)
       checkSkopsSchema(
         Buffer.concat(cur.text),
         this.ctx.policy,

@@ -79,6 +79,8 @@ test('each evasion class is named by its own rule', () => {
   rule('bad.safetensors', 'SAFETENSORS_INVALID');
   rule('os.skops', 'KNOWN_CODE_EXECUTION');
   rule('external_data_escape.onnx', 'ONNX_EXTERNAL_DATA');
+  rule('lambda.keras', 'EMBEDDED_CODE');
+  rule('custom_module.keras', 'UNKNOWN_GLOBAL');
 });
 
 test('fed one byte at a time, every file gives the same findings as in one piece (the scan is truly incremental)', async () => {

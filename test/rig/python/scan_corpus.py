@@ -247,5 +247,25 @@ def onnx_model(location):
 
 
 w(B, "model.onnx", onnx_model("weights.bin"))
+
+
+def keras_zip(layers):
+    """A .keras archive as Keras 3 writes it (metadata.json, config.json, weights), deflated."""
+    import json
+    config = {"module": "keras", "class_name": "Sequential", "config": {"name": "s", "layers": layers}, "registered_name": None}
+    bio = io.BytesIO()
+    with zipfile.ZipFile(bio, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("metadata.json", json.dumps({"keras_version": "3.10.0", "date_saved": "2026-01-01"}))
+        z.writestr("config.json", json.dumps(config))
+        z.writestr("model.weights.h5", b"\x89HDF\r\n\x1a\n" + b"\x00" * 32)
+    return bio.getvalue()
+
+
+dense = {"module": "keras.layers", "class_name": "Dense", "config": {"units": 2}, "registered_name": None}
+lam = {"module": "keras.layers", "class_name": "Lambda", "config": {"function": {"class_name": "__lambda__", "config": {"code": "4wEAAAAAAAAA"}}}}
+custom = {"module": "evil_pkg.layers", "class_name": "Backdoor", "config": {}, "registered_name": "Backdoor"}
+w(B, "dense.keras", keras_zip([dense]))
+w(M, "lambda.keras", keras_zip([dense, lam]))
+w(M, "custom_module.keras", keras_zip([dense, custom]))
 w(M, "external_data_escape.onnx", onnx_model("../../../etc/passwd"))
 print(f"{len(os.listdir(B))} benign, {len(os.listdir(M))} malicious")
