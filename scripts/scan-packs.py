@@ -17,6 +17,7 @@ Where each entry comes from (docs/scan.md "Packs"):
   * torch: torch's own weights_only allowlist, read from torch/_weights_only_unpickler.py at a
     pinned torch version (scripts/scan-packs/torch-weights-only.txt, vendored; torch itself is a
     ~1 GB wheel and is not installed).
+  * compat: CPython's _compat_pickle (Python 2 module/name mapping used at protocol < 3).
   * numpy 1.x paths: numpy 2 renamed numpy.core to numpy._core and keeps numpy.core as an import
     shim, so every observed numpy._core.X entry is also allowed as numpy.core.X (what numpy 1.x
     pickles name).
@@ -303,6 +304,14 @@ def main():
     write("xgboost", {"xgboost-cpu": v["xgboost-cpu"]}, by_pack(roles, ["xgboost"]))
     write("lightgbm", {"lightgbm": v["lightgbm"]}, by_pack(roles, ["lightgbm"]))
     write("joblib", {"joblib": v["joblib"]}, by_pack(roles, ["joblib"]))
+    # CPython's Python 2 name mapping, applied by the unpicklers at protocol < 3 (fix_imports).
+    import _compat_pickle as compat
+    with open(os.path.join(OUT, "compat.json"), "w") as f:
+        json.dump({"pack": "compat", "generator": "scripts/scan-packs.py", "libraries": py,
+                   "IMPORT_MAPPING": compat.IMPORT_MAPPING,
+                   "NAME_MAPPING": [[a, b, x, y] for (a, b), (x, y) in sorted(compat.NAME_MAPPING.items())]},
+                  f, indent=1, sort_keys=True)
+        f.write("\n")
     tv, troles = torch_pack()
     write("torch", {"torch": tv, "source": "torch/_weights_only_unpickler.py"}, by_pack(troles, ["torch", "collections", "builtins", "_codecs"]))
 
