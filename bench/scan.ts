@@ -12,6 +12,7 @@
 import { spawn } from 'node:child_process';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
+import { cpus, loadavg } from 'node:os';
 import { basename, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -91,6 +92,12 @@ function timed(cmd: string, args: string[]): Promise<Ran> {
 }
 
 const tools = ['kiln', ...values.tools.split(',').filter((t) => t in TOOLS)];
+// Absolute MB/s on a shared 2-core machine mean little: print the load, compare columns of one run.
+const load = (): string =>
+  loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ');
+console.log(`load average at start: ${load()} (${cpus().length} cores)`);
 const corpus = await buildScanCorpus();
 const work = await tempDir('bench-scan');
 try {
@@ -168,6 +175,7 @@ try {
     `| with scan | ${s.toFixed(2)} | ${(size / 1e6 / s).toFixed(0)} | ${Math.max(scanned.peakMiB, scanned2.peakMiB).toFixed(0)} |`,
   );
   console.log(`scan overhead: ${(((s - p) / p) * 100).toFixed(1)}% of the layer stream's wall time`);
+  console.log(`load average at end: ${load()}`);
 } finally {
   await corpus.remove();
   await work.remove();
