@@ -192,8 +192,8 @@ export class Policy {
 }
 
 const ROLE_TEXT: Record<Role | 'import', string> = {
-  reduce: 'calls (REDUCE)',
-  newobj: 'instantiates (NEWOBJ/INST/OBJ)',
+  reduce: 'calls (REDUCE/INST/OBJ)',
+  newobj: 'instantiates (NEWOBJ)',
   argument: 'passes around',
   build: 'sets the state of an instance of (BUILD)',
   import: 'imports',

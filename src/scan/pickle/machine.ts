@@ -751,7 +751,9 @@ export class PickleMachine {
           const g = this.resolve(asciiLine(m!), asciiLine(n!));
           const args = this.popMark();
           for (const v of args) this.data(v);
-          this.invoke(g, 'newobj');
+          // INST and OBJ call `cls(*args)` (pickle.py `_instantiate`, _pickle.c `instantiate`): a
+          // call like REDUCE, not NEWOBJ's `cls.__new__(cls)`, so they need the reduce role.
+          this.invoke(g, 'reduce');
           this.push({ t: 'obj', of: g, args: keepItems(args), state: undefined });
         });
         return i;
@@ -760,7 +762,7 @@ export class PickleMachine {
         const cls = items.shift();
         if (cls === undefined) this.fail('OBJ without a class');
         for (const v of items) this.data(v);
-        this.push(this.instantiate(cls, items, 'newobj'));
+        this.push(this.instantiate(cls, items, 'reduce'));
         return i;
       }
       case 0x81: {
