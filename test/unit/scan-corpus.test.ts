@@ -55,6 +55,12 @@ test('each evasion class is named by its own rule', () => {
   rule('int_desync_hex.pkl', 'PARSER_DIFFERENTIAL');
   rule('int_octal_differential.pkl', 'PARSER_DIFFERENTIAL');
   rule('float_underscore.pkl', 'PARSER_DIFFERENTIAL');
+  rule('frame_crossing.pkl', 'PARSER_DIFFERENTIAL');
+  rule('proto_misplaced.pkl', 'PICKLE_MALFORMED');
+  rule('inst.pkl', 'KNOWN_CODE_EXECUTION');
+  rule('object.npy', 'KNOWN_CODE_EXECUTION');
+  rule('payload.joblib', 'KNOWN_CODE_EXECUTION');
+  rule('torch_hidden_pickle.pt', 'KNOWN_CODE_EXECUTION');
   rule('unknown_class_newobj.pkl', 'UNKNOWN_GLOBAL');
   rule('dotted_pathlib.pkl', 'KNOWN_CODE_EXECUTION');
   rule('truncated_after_payload.pkl', 'PICKLE_TRUNCATED');

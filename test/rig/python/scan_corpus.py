@@ -173,7 +173,8 @@ mal["stack_global_computed_name"] = b"\x80\x04ccollections\nOrderedDict\n)R\x8c\
 mal["ext_registry"] = b"\x80\x02\x82\x01)R."
 mal["next_buffer"] = b"\x80\x05\x97."
 mal["persid_text"] = b"Pposix.getpid\n."
-mal["frame_crossing"] = b"\x80\x04\x95\x02\x00\x00\x00\x00\x00\x00\x00N0" + GETPID + b")R."
+# a FRAME of 3 bytes whose last opcode (GLOBAL) runs past its end: pickle.py refuses, C accepts
+mal["frame_crossing"] = b"\x80\x04\x95\x03\x00\x00\x00\x00\x00\x00\x00N0" + GETPID + b")R."
 mal["proto_misplaced"] = b"\x80\x02N0\x80\x04" + GETPID + b")R."
 
 
