@@ -227,6 +227,12 @@ export class ZipScan implements Sink {
     this.locals.push(e);
     if (this.central.length > 0)
       this.block('ZIP_MISMATCH', `a local entry "${e.name}" after the central directory`);
+    if (flags & 0x60) {
+      this.block(
+        'ZIP_UNSUPPORTED',
+        `member "${e.name}" sets flag bits 0x${(flags & 0x60).toString(16)} (patched data / strong encryption): loaders disagree on them (CVE-2025-1945)`,
+      );
+    }
     if (flags & 0x1) {
       this.block(
         'ZIP_UNSUPPORTED',

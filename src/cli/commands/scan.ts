@@ -34,7 +34,8 @@ export const registerScan: RegisterCommand = (program, io) =>
         const spec = cmd.args[0]!;
         const name = /^models:\/([^/@]+)/.exec(spec)?.[1];
         const settings = scanSettings(ctx.config, name);
-        const scanner = new Scanner({ allow: settings.allow, approve: settings.approve });
+        // sha256 on a second thread: a standalone scan is otherwise bound by hashing, not scanning.
+        const scanner = new Scanner({ allow: settings.allow, approve: settings.approve, hash: 'worker' });
         const reports = await scanSpec(spec, scanner, {
           mlflow: () => mlflowOptionsFromEnv(io.env, ctx.config.mlflow),
           transport: { insecure: ctx.config.registry.insecure, log: ctx.log },
