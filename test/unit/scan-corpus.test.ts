@@ -80,6 +80,7 @@ test('each evasion class is named by its own rule', () => {
   rule('torch_DATA_PKL_case.pt', 'ZIP_DUPLICATE_NAME');
   rule('zip_bad_crc.pt', 'ZIP_CRC');
   rule('zip_flag_encrypted.pt', 'ZIP_UNSUPPORTED');
+  rule('zip_flag_patched.pt', 'ZIP_UNSUPPORTED');
   rule('zip_suffix.pt', 'ZIP_MISMATCH');
   rule('zip_prefix_polyglot.pt', 'PICKLE_MALFORMED');
   rule('bad.safetensors', 'SAFETENSORS_INVALID');

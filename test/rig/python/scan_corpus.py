@@ -207,6 +207,9 @@ w(M, "zip_bad_crc.pt", bytes(bad_crc))
 flag = bytearray(good)
 flag[6] |= 0x01
 w(M, "zip_flag_encrypted.pt", bytes(flag))
+patched = bytearray(torch_zip(mal["reduce_p2"], {"0": t}))
+patched[6] |= 0x20  # "compressed patched data": picklescan's old reader refused it, torch reads it
+w(M, "zip_flag_patched.pt", bytes(patched))
 # central directory name differs from the local header name
 cd = bytearray(good)
 j = cd.find(b"PK\x01\x02")
