@@ -14,7 +14,7 @@ parentPort.on('message', (m) => {
 });
 `;
 
-const MAX_IN_FLIGHT = 32 << 20;
+const MAX_IN_FLIGHT = 8 << 20;
 
 export class ParallelHash {
   private readonly worker = new Worker(WORKER, { eval: true });
