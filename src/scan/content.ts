@@ -37,13 +37,13 @@ export class ContentScan implements Sink {
   private readonly ctx: ScanContext;
   private readonly member: string[];
   private readonly depth: number;
-  private readonly hint: { torch?: boolean; kerasWeights?: boolean };
+  private readonly hint: { torch?: boolean; kerasWeights?: boolean; compressed?: boolean };
 
   constructor(
     ctx: ScanContext,
     member: string[],
     depth: number,
-    hint: { torch?: boolean; kerasWeights?: boolean } = {},
+    hint: { torch?: boolean; kerasWeights?: boolean; compressed?: boolean } = {},
   ) {
     this.ctx = ctx;
     this.member = member;
@@ -98,7 +98,13 @@ export class ContentScan implements Sink {
       return false;
     };
     const machine = (probe: boolean, kind: FileKind): Sink => {
-      const m = new PickleMachine({ policy: this.ctx.policy, sink, probe, torch: this.hint.torch === true });
+      const m = new PickleMachine({
+        policy: this.ctx.policy,
+        sink,
+        probe,
+        torch: this.hint.torch === true,
+        compressed: this.hint.compressed === true,
+      });
       this.machine = m;
       this.kind = kind;
       return {
@@ -153,7 +159,7 @@ export class ContentScan implements Sink {
       case 'zstd': {
         if (!nest('compressed stream')) return DISCARD;
         this.kind = 'compressed';
-        const inner = new ContentScan(this.ctx, this.member, this.depth + 1);
+        const inner = new ContentScan(this.ctx, this.member, this.depth + 1, { compressed: true });
         return new Inflater(s, inner, sink, () => {
           if (inner.kind === 'pickle' || inner.kind === 'joblib') this.kind = 'joblib';
         });

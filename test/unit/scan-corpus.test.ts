@@ -60,6 +60,7 @@ test('each evasion class is named by its own rule', () => {
   rule('inst.pkl', 'KNOWN_CODE_EXECUTION');
   rule('object.npy', 'KNOWN_CODE_EXECUTION');
   rule('payload.joblib', 'KNOWN_CODE_EXECUTION');
+  rule('joblib_unaligned.pkl', 'PARSER_DIFFERENTIAL');
   rule('torch_hidden_pickle.pt', 'KNOWN_CODE_EXECUTION');
   rule('unknown_class_newobj.pkl', 'UNKNOWN_GLOBAL');
   rule('dotted_pathlib.pkl', 'KNOWN_CODE_EXECUTION');

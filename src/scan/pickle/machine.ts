@@ -25,6 +25,8 @@ export interface MachineOptions {
   single?: boolean;
   /** This pickle is `data.pkl` of a PyTorch archive (persistent ids name storages). */
   torch?: boolean;
+  /** The bytes come out of a zlib/gzip/zstd stream (a compressed joblib dump). */
+  compressed?: boolean;
 }
 
 const LIMITS = {
@@ -1004,6 +1006,17 @@ export class PickleMachine {
       this.mode = 'skip';
     };
     if (align === undefined || align.t === 'none') {
+      // Without joblib's padding byte (1..16, never an opcode) the raw array bytes follow BUILD
+      // directly: joblib.load skips them, pickle.load (e.g. a server loading model.pkl) runs them
+      // as opcodes. Compressed dumps are safe: pickle.load fails on the compression header.
+      if (!this.o.compressed && size > 0) {
+        this.report(
+          'PARSER_DIFFERENTIAL',
+          this.opOffset,
+          'BUILD',
+          'a joblib array with no alignment padding in an uncompressed file: joblib.load reads its bytes as data, pickle.load runs them as opcodes',
+        );
+      }
       skipArray();
       return i;
     }

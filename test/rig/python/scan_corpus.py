@@ -190,6 +190,12 @@ w(M, "renamed.bin", mal["reduce_p2"])
 w(M, "model.pt.legacy", mal["reduce_p2"] + b"\x00" * 16)
 # joblib with a payload; joblib compressed with a payload; npy object array with a payload.
 w(M, "payload.joblib", zlib.compress(mal["reduce_p2"]))
+# A joblib array wrapper without alignment padding in an uncompressed file: joblib.load reads the
+# bytes after BUILD as array data, pickle.load (a server loading model.pkl) runs them as opcodes.
+from joblib.numpy_pickle import NumpyArrayWrapper
+ops = b"cposix\ngetpid\n)R0"
+wrapper = NumpyArrayWrapper(np.ndarray, (len(ops),), "C", np.dtype("u1"), allow_mmap=False, numpy_array_alignment_bytes=None)
+w(M, "joblib_unaligned.pkl", pickle.dumps(wrapper, protocol=2)[:-1] + ops + b".")
 npy_hdr = b"{'descr': '|O', 'fortran_order': False, 'shape': (1,), }"
 hdr = npy_hdr + b" " * ((64 - (10 + len(npy_hdr) + 1) % 64) % 64) + b"\n"
 w(M, "object.npy", b"\x93NUMPY\x01\x00" + struct.pack("<H", len(hdr)) + hdr + mal["reduce_p2"])
