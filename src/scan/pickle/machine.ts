@@ -1,10 +1,12 @@
 import { fixImports } from '../packs.ts';
 import type { Policy } from '../policy.ts';
 import type { Finding, FindingSink, Role } from '../types.ts';
+import { asciiLine, asciiOrUndefined, isTorchStorageId, longValue, utf8Line } from './args.ts';
+import { joblibLayout } from './joblib.ts';
 import { type ParsedNumber, parseFloatLine, parseIndexLine, parseIntLine, parseLongLine } from './numbers.ts';
-import { OPCODE_NAMES } from './opcodes.ts';
+import { FIXED, OPCODE_NAMES } from './opcodes.ts';
 import { decodeStringLine, decodeUnicodeLine, decodeUtf8 } from './text.ts';
-import { dictGet, type GlobalRef, globalName, keepItems, NONE, num, str, type Value } from './values.ts';
+import { type GlobalRef, globalName, keepItems, NONE, type Value } from './values.ts';
 
 // An incremental emulation of CPython's unpickler (Lib/pickle.py `_Unpickler`, Modules/_pickle.c),
 // fed chunk by chunk: every opcode of protocols 0-5, memo, stack, metastack (MARK), FRAME,
@@ -965,20 +967,9 @@ export class PickleMachine {
    * for object arrays, a nested pickle read by pickle.load.
    */
   private joblibArray(inst: Value & { t: 'obj' }, i: number): number {
-    const state = inst.state;
-    const dtype = dictGet(state, 'dtype');
-    const shape = dictGet(state, 'shape');
-    const align = dictGet(state, 'numpy_array_alignment_bytes');
-    const desc = dtype?.t === 'obj' ? str(dtype.args?.[0]) : undefined;
-    const dstate = dtype?.t === 'obj' && dtype.state?.t === 'tuple' ? dtype.state.items : undefined;
-    const flags = num(dstate?.[7]) ?? 0;
-    const elsize = num(dstate?.[5]) ?? -1;
-    const dims = shape?.t === 'tuple' && shape.items ? shape.items.map(num) : undefined;
-    if (desc === undefined || !dims || dims.some((d) => d === undefined)) {
-      this.fail(
-        'a joblib array whose dtype or shape kiln cannot read, so the raw bytes that follow cannot be located',
-      );
-    }
+    const layout = joblibLayout(inst.state);
+    if (typeof layout === 'string') this.fail(layout);
+    const { objects, size, aligned } = layout;
     if (this.frameEnd > this.opOffset + 1) {
       this.report(
         'PARSER_DIFFERENTIAL',
@@ -988,16 +979,12 @@ export class PickleMachine {
       );
     }
     this.sawJoblib = true;
-    const objects = desc.startsWith('O') || (flags & 1) === 1;
     if (objects) {
       this.mode = 'nested';
       this.child = new PickleMachine({ policy: this.o.policy, sink: this.o.sink, single: true });
       this.afterChild = () => {};
       return i;
     }
-    const itemsize = elsize > 0 ? elsize : Number(/\d+$/.exec(desc)?.[0] ?? Number.NaN);
-    if (!Number.isFinite(itemsize)) this.fail(`a joblib array with dtype "${desc}" of unknown item size`);
-    const size = (dims as number[]).reduce((a, d) => a * d, itemsize);
     const skipArray = (): void => {
       this.frameEnd = -1;
       if (size === 0) return;
@@ -1005,7 +992,7 @@ export class PickleMachine {
       this.afterSkip = undefined;
       this.mode = 'skip';
     };
-    if (align === undefined || align.t === 'none') {
+    if (!aligned) {
       // Without joblib's padding byte (1..16, never an opcode) the raw array bytes follow BUILD
       // directly: joblib.load skips them, pickle.load (e.g. a server loading model.pkl) runs them
       // as opcodes. Compressed dumps are safe: pickle.load fails on the compression header.
@@ -1038,60 +1025,4 @@ export class PickleMachine {
   private finishRefs(): void {
     for (const g of this.refs.values()) if (g.checked.size === 0) this.check(g, 'import', g.offset, g.opcode);
   }
-}
-
-/** Bytes needed after the opcode byte before it can be decoded. */
-const FIXED: Partial<Record<number, number>> = {
-  128: 1,
-  149: 8,
-  74: 4,
-  75: 1,
-  77: 2,
-  71: 8,
-  138: 1,
-  139: 4,
-  84: 4,
-  85: 1,
-  88: 4,
-  140: 1,
-  141: 8,
-  66: 4,
-  67: 1,
-  142: 8,
-  150: 8,
-  113: 1,
-  114: 4,
-  104: 1,
-  106: 4,
-  130: 1,
-  131: 2,
-  132: 4,
-};
-
-function longValue(p: Buffer): number | bigint | undefined {
-  if (p.length === 0) return 0;
-  if (p.length > 16) return undefined;
-  let v = 0n;
-  for (let k = p.length - 1; k >= 0; k--) v = (v << 8n) | BigInt(p[k]!);
-  if (p[p.length - 1]! & 0x80) v -= 1n << BigInt(p.length * 8);
-  return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
-}
-
-function utf8Line(l: string): string {
-  return Buffer.from(l, 'latin1').toString('utf8');
-}
-
-function asciiLine(l: string): string {
-  return l;
-}
-
-function asciiOrUndefined(p: Buffer): string | undefined {
-  for (const c of p) if (c > 0x7f) return undefined;
-  return p.toString('latin1');
-}
-
-function isTorchStorageId(v: Value): boolean {
-  if (v.t !== 'tuple' || !v.items || v.items.length !== 5) return false;
-  const [kind, type, key, location] = v.items;
-  return str(kind) === 'storage' && type?.t === 'global' && key?.t === 'str' && location?.t === 'str';
 }

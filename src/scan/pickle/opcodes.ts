@@ -72,3 +72,31 @@ export const OPCODE_NAMES: Readonly<Record<number, string>> = {
 };
 
 export const isOpcode = (b: number): boolean => OPCODE_NAMES[b] !== undefined;
+
+/** Bytes needed after the opcode byte before it can be decoded (fixed-size arguments). */
+export const FIXED: Partial<Record<number, number>> = {
+  128: 1,
+  149: 8,
+  74: 4,
+  75: 1,
+  77: 2,
+  71: 8,
+  138: 1,
+  139: 4,
+  84: 4,
+  85: 1,
+  88: 4,
+  140: 1,
+  141: 8,
+  66: 4,
+  67: 1,
+  142: 8,
+  150: 8,
+  113: 1,
+  114: 4,
+  104: 1,
+  106: 4,
+  130: 1,
+  131: 2,
+  132: 4,
+};
