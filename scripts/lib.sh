@@ -16,6 +16,10 @@ KILN_COSIGN_VERSION=v2.6.5
 KILN_COSIGN3_VERSION=v3.1.2
 KILN_CRANE_VERSION=v0.22.1
 KILN_APIEXT_VERSION=v0.36.3
+# Scan venv (issue 9): the libraries the allowlist packs are generated from, the benign/malicious
+# test corpus is built with, and the peer scanners bench/scan.ts compares against. Never torch.
+KILN_SCAN_PINS="numpy==2.4.6 pandas==3.1.1 scipy==1.17.1 scikit-learn==1.9.1 xgboost-cpu==3.2.0 lightgbm==4.7.0 joblib==1.6.0 cloudpickle==3.1.3 skops==0.16.0 picklescan==1.0.5 modelscan==0.8.8 fickling==0.1.12 typing_extensions==4.16.0"
+export KILN_SCAN_PYTHON="$KILN_TOOLS/venv-scan/bin/python"
 export PATH="$KILN_TOOLS/bin:$PATH"
 export KILN_PYTHON="$KILN_TOOLS/venv/bin/python"
 

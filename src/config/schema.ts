@@ -11,6 +11,35 @@ export const SignatureFormatSchema = z.enum(['classic', 'bundle', 'both']);
 const compression = CompressionSchema;
 const mode = ModeSchema;
 
+/** The model security gate (docs/scan.md). */
+export const ScanSchema = z
+  .object({
+    /** block: a finding stops the bake (exit 3); warn: report and go on; off: no scan (not recommended). */
+    mode: z.enum(['block', 'warn', 'off']).default('block'),
+    /** Extra globals to allow: `module:qualname`, or {global, roles} to allow only some roles. */
+    allow: z
+      .array(
+        z.union([
+          z.string().min(3),
+          z
+            .object({
+              global: z.string().min(3),
+              roles: z
+                .array(z.enum(['reduce', 'newobj', 'argument', 'build']))
+                .min(1)
+                .optional(),
+            })
+            .strict(),
+        ]),
+      )
+      .default([]),
+    /** sha256 of files approved whatever they hold (e.g. a reviewed model with by-value code). */
+    approve: z
+      .array(z.string().regex(/^(sha256:)?[a-f0-9]{64}$/, 'expected a sha256 hex digest'))
+      .default([]),
+  })
+  .strict();
+
 export const BuildSchema = z
   .object({
     /** Where images go. `oci:DIR` needs no server, so it is the default when nothing is configured. */
@@ -26,6 +55,8 @@ export const BuildSchema = z
     signKey: z.string().min(1).optional(),
     /** Both formats by default: every 2026 verifier reads one of them (docs/signing.md). */
     signatureFormat: SignatureFormatSchema.default('both'),
+    /** Model security gate; absent = block with the shipped allowlist packs. */
+    scan: ScanSchema.optional(),
   })
   .strict();
 
@@ -76,6 +107,8 @@ export const WatchedModelSchema = z
     tag: z.string().min(1).optional(),
     signKey: z.string().min(1).optional(),
     signatureFormat: SignatureFormatSchema.optional(),
+    /** Per-model scan settings: mode overrides build.scan.mode, allow/approve add to build.scan's. */
+    scan: ScanSchema.partial().optional(),
     deploy: DeploySchema.optional(),
     /** Canary analysis policy for this model, over the top-level `rollout` (docs/analysis.md). */
     rollout: RolloutPartialSchema.optional(),
@@ -158,3 +191,4 @@ export type DeployConfig = z.infer<typeof DeploySchema>;
 export type Compression = z.infer<typeof compression>;
 export type ImageMode = z.infer<typeof mode>;
 export type SignatureFormatSetting = z.infer<typeof SignatureFormatSchema>;
+export type ScanConfig = z.infer<typeof ScanSchema>;

@@ -23,6 +23,7 @@ import { type ResolvedBase, readBase } from './base.ts';
 import { describeHeld, recordedKeys } from './held.ts';
 import { type BuildInputs, buildFingerprint, KEY, manifestAnnotations } from './labels.ts';
 import { type ModelFiles, versionUri } from './model.ts';
+import type { ScanGate } from './scan-gate.ts';
 
 export interface BakeRequest {
   model: ModelFiles;
@@ -41,6 +42,11 @@ export interface BakeRequest {
    * must be idempotent. Writes go to the same target (an archive is still open).
    */
   beforeTag?: (image: PushedBake, target: ImageTarget) => Promise<void>;
+  /**
+   * The model security gate (scan-gate.ts): tees each file's bytes into the scanner as the layer
+   * streams, and decides once the layer is stored, before any manifest, tag or signature.
+   */
+  scan?: Pick<ScanGate, 'wrap' | 'afterLayer' | 'fingerprint' | 'summary'>;
   log?: Logger;
   /** Byte counts per stage (download, upload, base) for progress displays. */
   onProgress?: ProgressSink;
@@ -69,6 +75,8 @@ export interface BakeResult {
   layer: { digest: Digest; diffId: Digest; size: number } | undefined;
   files: TarFileResult[];
   platforms: string[];
+  /** The scan of this bake's files (absent when scanning is off or nothing was downloaded). */
+  scan?: ReturnType<ScanGate['summary']>;
 }
 
 /** resolve base -> check tag -> stream the model layer once -> per platform config + manifest -> index -> tag. */
@@ -131,6 +139,7 @@ async function bakeInto(req: BakeRequest): Promise<BakeResult> {
     compression: req.compression,
     baseDigest: base?.digest,
     mtime,
+    scan: req.scan?.fingerprint,
   };
   const fingerprint = buildFingerprint(inputs);
   const summary = { name: facts.name, version: facts.version, runId: facts.runId, source: facts.source };
@@ -178,7 +187,10 @@ async function bakeInto(req: BakeRequest): Promise<BakeResult> {
     files.map(({ file, layerPath }) => ({
       path: layerPath,
       size: file.size,
-      open: async () => watched(await req.model.open(file), download, req.signal),
+      open: async () => {
+        const body = watched(await req.model.open(file), download, req.signal);
+        return req.scan ? req.scan.wrap(file.path, body) : body;
+      },
     })),
     { mtime, compression: req.compression, mediaType: 'pending' },
   );
@@ -198,6 +210,7 @@ async function bakeInto(req: BakeRequest): Promise<BakeResult> {
       `the model layer was stored as ${stored.digest} but hashed as ${built.descriptor.digest}`,
     );
   }
+  await req.scan?.afterLayer(built.files);
   const model: LayerToAppend = { descriptor: built.descriptor, diffId: built.diffId };
   // The file hashes go on the manifest/index as well as the config, so a no-op re-bake can still
   // report (and sign) them.
@@ -242,6 +255,7 @@ async function bakeInto(req: BakeRequest): Promise<BakeResult> {
     layer: { digest: built.descriptor.digest, diffId: built.diffId, size: built.descriptor.size },
     files: built.files,
     platforms: pushed.map((p) => p.platform),
+    ...(req.scan?.summary() ? { scan: req.scan.summary() } : {}),
   };
   await req.target.putManifest(top);
   await req.beforeTag?.(result, req.target);

@@ -30,6 +30,8 @@ export interface BuildInputs {
   compression: string;
   baseDigest: string | undefined;
   mtime: number;
+  /** The scan policy (ScanGate.fingerprint): the same files baked under another policy are another bake. */
+  scan?: string | undefined;
 }
 
 /**
@@ -46,6 +48,7 @@ export function buildFingerprint(b: BuildInputs): string {
     compression: b.compression,
     base: b.baseDigest ?? null,
     mtime: b.mtime,
+    ...(b.scan ? { scan: b.scan } : {}),
   });
   return `sha256:${createHash('sha256').update(canonical).digest('hex')}`;
 }

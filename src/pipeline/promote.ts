@@ -19,6 +19,7 @@ import { buildFingerprint, KEY } from './labels.ts';
 import { type MlflowModel, mlflowModel } from './mlflow-source.ts';
 import { preflight } from './preflight.ts';
 import type { PromoteRequest, PromoteResult } from './promote-types.ts';
+import { ScanGate, type ScanSettings, scanSettings, scanTagValue } from './scan-gate.ts';
 import { signingHook } from './sign.ts';
 import { StageClock, teeLogger, timedModel, timedTarget } from './stages.ts';
 import { tagFor } from './tags.ts';
@@ -35,6 +36,10 @@ export const TAGS = {
   digest: 'kiln.digest',
   signed: 'kiln.signed',
   deployedTo: 'kiln.deployed_to',
+  /** `passed`, `passed with N warnings`, or `blocked: <first finding>` (docs/scan.md). */
+  scan: 'kiln.scan',
+  /** The scan policy (ScanGate.fingerprint) `kiln.scan` was decided under. */
+  scanPolicy: 'kiln.scan_policy',
 } as const;
 
 export interface PromoteSettings {
@@ -56,6 +61,7 @@ export interface PromoteSettings {
   record?: boolean | undefined;
   kube: { context?: string | undefined; namespace?: string | undefined };
   insecure: string[];
+  scan: ScanSettings;
 }
 
 export interface PromoteEnv {
@@ -97,6 +103,7 @@ export function promoteSettings(
     record: flags.record,
     kube: flags.kube ?? config.kube,
     insecure: config.registry.insecure,
+    scan: flags.scan ?? scanSettings(config, name),
   };
 }
 
@@ -214,6 +221,24 @@ async function promoteTimed(
   const prepared = await prepare(req, s, penv, log, false);
   const { uri, publicKey, base, baseDigest, tag, plan, record, transport } = prepared;
   const model = timedModel(prepared.model, clock);
+  const gate = new ScanGate(s.scan, log);
+  // A version already refused under this exact policy is refused again without a download
+  // (kiln serve retries failed versions on every reconcile; MLflow artifacts are immutable).
+  const recorded = model.info.tags[TAGS.scan];
+  if (
+    recorded?.startsWith('blocked: ') &&
+    model.info.tags[TAGS.scanPolicy] === gate.fingerprint &&
+    s.scan.mode === 'block'
+  ) {
+    throw new KilnError(
+      'SCAN_BLOCKED',
+      `${uri} was blocked by the model security scan under the same policy: ${recorded.slice('blocked: '.length)}`,
+      {
+        kind: 'policy',
+        hint: 'fix the model and log a new version, or allow the global / approve the file in build.scan (docs/scan.md); the next promotion then scans again',
+      },
+    );
+  }
   // What this promotion would build; an image recorded for the version is reused only if it
   // was built the same way (same files, mode, compression, base and timestamps).
   const fingerprint = buildFingerprint({
@@ -223,6 +248,7 @@ async function promoteTimed(
     compression: s.compression,
     baseDigest,
     mtime: bakeMtime(model.facts, penv.sourceDateEpoch),
+    scan: gate.fingerprint,
   });
   // Opened last: an archive target creates its (partial) file on open.
   const timed = timedTarget((await openTarget(s.target, transport)).target, clock);
@@ -269,11 +295,12 @@ async function promoteTimed(
             compression: s.compression,
             base: s.base,
           },
-          { log },
+          { log, format: s.signatureFormat },
         )
       : undefined;
     clock.start('bake');
     const baked = await bake({
+      scan: gate,
       model,
       target,
       base,
@@ -297,6 +324,14 @@ async function promoteTimed(
       log,
       ...(penv.onProgress ? { onProgress: penv.onProgress } : {}),
       ...(req.signal ? { signal: req.signal } : {}),
+    }).catch(async (e: unknown) => {
+      // A blocked model leaves nothing deployable; MLflow shows why next to the version.
+      if (record && gate.reports.length > 0 && s.scan.mode !== 'off')
+        await writeBack(model, {
+          [TAGS.scan]: scanTagValue(gate.reports, s.scan.mode),
+          [TAGS.scanPolicy]: gate.fingerprint,
+        }).catch(() => {});
+      throw e;
     });
     // A re-bake the tag already held skips the upload; the hook above closed the spans either way.
     clock.end('push', { bytes: timed.pushed() });
@@ -309,6 +344,9 @@ async function promoteTimed(
         [TAGS.image]: image.reference,
         [TAGS.digest]: image.digest,
         [TAGS.signed]: String(signed),
+        ...(s.scan.mode !== 'off' && gate.reports.length > 0
+          ? { [TAGS.scan]: scanTagValue(gate.reports, s.scan.mode) }
+          : {}),
       });
       // A deployment recorded for another image of this version no longer describes this one.
       const before = model.info.tags[TAGS.image];

@@ -94,6 +94,7 @@ export function bakeProvenance(
           : undefined,
     },
     builderId: facts.builderId,
+    scan: image.scan,
     ...times,
   };
 }

@@ -16,7 +16,7 @@ export const VERDICTS = [
 ] as const;
 export type Verdict = (typeof VERDICTS)[number];
 
-export const RESULTS = ['succeeded', 'failed', 'superseded'] as const;
+export const RESULTS = ['succeeded', 'failed', 'superseded', 'blocked'] as const;
 export type PromotionResultLabel = (typeof RESULTS)[number];
 
 export interface KilnMetrics {
@@ -34,7 +34,7 @@ export function kilnMetrics(read: { queueDepth: () => number; running: () => num
   const registry = new Registry();
   const promotions = registry.counter(
     'kiln_promotions_total',
-    'Promotions finished, by result (superseded: dropped from the queue for a newer version).',
+    'Promotions finished, by result (superseded: dropped from the queue for a newer version; blocked: refused by the model security scan).',
   );
   for (const result of RESULTS) promotions.inc({ result }, 0);
   const duration = registry.histogram(

@@ -7,7 +7,8 @@ import type { PromotionRow } from './state.ts';
 
 export type Outcome =
   | { kind: 'succeeded'; row: PromotionRow; result: PromoteResult; seconds: number }
-  | { kind: 'failed'; row: PromotionRow; error: string; seconds: number }
+  /** `blocked`: refused by the model security scan (error starts with SCAN_BLOCKED, docs/scan.md). */
+  | { kind: 'failed'; row: PromotionRow; error: string; seconds: number; blocked?: boolean }
   /** Stopped by shutdown: not a failure; it stays "running" and is resumed at the next start. */
   | { kind: 'aborted'; row: PromotionRow };
 
@@ -50,6 +51,12 @@ export async function runPromotion(
       hint: isKilnError(e) ? e.hint : undefined,
       seconds,
     });
-    return { kind: 'failed', row, error, seconds };
+    return {
+      kind: 'failed',
+      row,
+      error,
+      seconds,
+      ...(isKilnError(e, 'SCAN_BLOCKED') ? { blocked: true } : {}),
+    };
   }
 }

@@ -213,7 +213,7 @@ export class PromotionQueue {
     for (const row of next) this.#run(row);
     for (const o of outcomes) {
       if (o.kind === 'aborted') continue;
-      metrics.promotions.inc({ result: o.kind });
+      metrics.promotions.inc({ result: o.kind === 'failed' && o.blocked ? 'blocked' : o.kind });
       metrics.duration.observe(o.seconds);
       if (o.kind === 'succeeded') metrics.bytesPushed.inc({}, o.result.bytesPushed);
       if (o.kind === 'succeeded') this.#o.onSucceeded?.(o.row.id, o.result);

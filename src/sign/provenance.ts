@@ -47,6 +47,11 @@ export interface ProvenanceInput {
   };
   builderId?: string | undefined;
   kilnVersion?: string | undefined;
+  /**
+   * The model security scan of the files (scanner and pack versions, verdict per file), recorded
+   * as a byproduct so `cosign verify-attestation` shows what the gate checked.
+   */
+  scan?: object | undefined;
   invocationId: string;
   startedOn: Date | string;
   finishedOn: Date | string;
@@ -125,6 +130,17 @@ export function slsaPredicate(input: ProvenanceInput) {
         startedOn: iso(input.startedOn),
         finishedOn: iso(input.finishedOn),
       },
+      ...(input.scan
+        ? {
+            byproducts: [
+              {
+                name: 'kiln-model-scan',
+                mediaType: 'application/vnd.kiln.model-scan.v1+json',
+                annotations: input.scan,
+              },
+            ],
+          }
+        : {}),
     },
   };
 }

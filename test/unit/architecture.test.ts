@@ -16,11 +16,12 @@ const MAY_IMPORT: Record<string, string[]> = {
   kserve: [],
   sign: ['oci'],
   config: [],
+  scan: [],
   analysis: ['kserve', 'mlflow', 'config'],
-  pipeline: ['oci', 'mlflow', 'kserve', 'sign', 'config'],
+  pipeline: ['oci', 'mlflow', 'kserve', 'sign', 'config', 'scan'],
   airgap: ['pipeline', 'oci', 'kserve', 'sign'],
-  server: ['pipeline', 'analysis', 'mlflow', 'kserve', 'oci', 'sign', 'config'],
-  cli: ['airgap', 'pipeline', 'analysis', 'server', 'mlflow', 'kserve', 'oci', 'sign', 'config'],
+  server: ['pipeline', 'analysis', 'mlflow', 'kserve', 'oci', 'sign', 'config', 'scan'],
+  cli: ['airgap', 'pipeline', 'analysis', 'server', 'mlflow', 'kserve', 'oci', 'sign', 'config', 'scan'],
 };
 
 async function sources(dir: string): Promise<string[]> {

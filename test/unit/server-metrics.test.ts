@@ -60,6 +60,7 @@ describe('metrics exposition', () => {
       'kiln_promotions_total{result="succeeded"} 0',
       'kiln_promotions_total{result="failed"} 0',
       'kiln_promotions_total{result="superseded"} 0',
+      'kiln_promotions_total{result="blocked"} 0',
       '# TYPE kiln_promotion_duration_seconds histogram',
       'kiln_promotion_duration_seconds_count 0',
       'kiln_bytes_pushed_total 0',

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
+import { KilnError } from '../../src/errors.ts';
 import type { PromoteRequest, PromoteResult } from '../../src/pipeline/promote-types.ts';
 import { kilnMetrics } from '../../src/server/kiln-metrics.ts';
 import { PromotionQueue } from '../../src/server/queue.ts';
@@ -212,6 +213,29 @@ describe('promotion queue', () => {
       ['succeeded', 'failed'],
     );
     assert.equal(q.metrics.promotions.get({ result: 'failed' }), 1);
+    q.store.close();
+  });
+
+  test('a promotion refused by the model security scan is recorded with its finding and counted as blocked', async () => {
+    const q = await setup();
+    q.queue.start();
+    q.queue.offer({ name: 'm', version: '8', eventAtUs: at(), source: 'webhook' });
+    await q.callCount(1);
+    q.calls[0]!.release(
+      new KilnError(
+        'SCAN_BLOCKED',
+        'the model security scan blocked 1 file(s): model.pkl @17 REDUCE posix.getpid',
+        {
+          kind: 'policy',
+        },
+      ),
+    );
+    await q.queue.idle();
+    const [row] = q.store.history('m');
+    assert.equal(row!.status, 'failed');
+    assert.match(row!.error ?? '', /^SCAN_BLOCKED: .*posix\.getpid/);
+    assert.equal(q.metrics.promotions.get({ result: 'blocked' }), 1);
+    assert.equal(q.metrics.promotions.get({ result: 'failed' }), 0);
     q.store.close();
   });
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { SignedBake } from '../../pipeline/sign.ts';
 import { action } from '../context.ts';
-import { BuildFlags, parseFlags, sourceDateEpoch } from './flags.ts';
+import { BuildFlags, parseFlags, SCAN_FLAG_HELP, sourceDateEpoch } from './flags.ts';
 import type { RegisterCommand } from './types.ts';
 
 const Flags = BuildFlags.extend({ forceTag: z.boolean().optional() });
@@ -23,6 +23,7 @@ export const registerBake: RegisterCommand = (program, io) =>
     .option('--compression <c>', 'gzip | zstd | none (default: gzip, or build.compression)')
     .option('--tag <template>', 'tag template; {version} is the model version (default: v{version})')
     .option('--force-tag', 'move the tag even if it points at another digest')
+    .option('--scan <mode>', SCAN_FLAG_HELP)
     .option('--sign-key <file>', 'sign and attest (SLSA provenance) before tagging (default: build.signKey)')
     .option(
       '--signature-format <f>',
@@ -40,6 +41,7 @@ export const registerBake: RegisterCommand = (program, io) =>
         const { bake } = await import('../../pipeline/bake.ts');
         const { mlflowModel } = await import('../../pipeline/mlflow-source.ts');
         const { signingHook } = await import('../../pipeline/sign.ts');
+        const { ScanGate, scanSettings } = await import('../../pipeline/scan-gate.ts');
         const { tagFor } = await import('../../pipeline/tags.ts');
         const { openSource, openTarget, specTag } = await import('../../pipeline/targets.ts');
         const { loadSigningKey } = await import('./signing.ts');
@@ -62,6 +64,7 @@ export const registerBake: RegisterCommand = (program, io) =>
         const key = signKeyFile ? await loadSigningKey(signKeyFile, io) : undefined;
         const mlflow = mlflowOptionsFromEnv(io.env, ctx.config.mlflow);
         const model = await mlflowModel(cmd.args[0]!, mlflow, ctx.log);
+        const gate = new ScanGate(scanSettings(ctx.config, model.facts.name, flags.scan), ctx.log);
         const baseSpec = flags.base ?? b.base;
         if (!baseSpec)
           ctx.log.warn('no --base given: the image holds only the model files, no serving runtime');
@@ -95,6 +98,7 @@ export const registerBake: RegisterCommand = (program, io) =>
             )
           : undefined;
         const res = await bake({
+          scan: gate,
           model,
           target,
           base,

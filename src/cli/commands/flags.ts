@@ -43,4 +43,7 @@ export const BuildFlags = z.object({
   tag: z.string().min(1).optional(),
   signKey: z.string().min(1).optional(),
   signatureFormat: SignatureFormatSchema.optional(),
+  scan: z.enum(['block', 'warn', 'off']).optional(),
 });
+
+export const SCAN_FLAG_HELP = 'model security scan: block (default) | warn | off (see docs/scan.md)';

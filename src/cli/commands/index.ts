@@ -9,6 +9,7 @@ import { registerKeygen } from './keygen.ts';
 import { registerPromote } from './promote.ts';
 import { registerRollback } from './rollback.ts';
 import { registerRollout } from './rollout.ts';
+import { registerScan } from './scan.ts';
 import { registerServe } from './serve.ts';
 import { registerSign } from './sign.ts';
 import { registerStatus } from './status.ts';
@@ -21,6 +22,7 @@ export const COMMANDS: readonly RegisterCommand[] = [
   registerSign,
   registerAttest,
   registerVerify,
+  registerScan,
   registerDeploy,
   registerRollout,
   registerRollback,

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { action } from '../context.ts';
-import { BuildFlags, parseFlags, sourceDateEpoch } from './flags.ts';
+import { BuildFlags, parseFlags, SCAN_FLAG_HELP, sourceDateEpoch } from './flags.ts';
 import type { RegisterCommand } from './types.ts';
 
 const Flags = BuildFlags.extend({
@@ -27,6 +27,7 @@ export const registerPromote: RegisterCommand = (program, io) =>
     .option('--tag <template>', 'tag template; {version} and {name} are replaced (default: v{version})')
     .option('--sign-key <file>', 'cosign private key to sign and attest with (password: COSIGN_PASSWORD)')
     .option('--signature-format <f>', 'classic | bundle | both (default: models[], build.signatureFormat)')
+    .option('--scan <mode>', SCAN_FLAG_HELP)
     .option('--deploy <ns/name>', 'InferenceService to point at the new digest (default: models[].deploy)')
     .option('--canary <percent>', 'traffic share for the new revision (default: none, a full rollout)')
     .option('--gitops <dir>', 'write the InferenceService into this git work tree instead of the cluster')
@@ -49,6 +50,7 @@ export const registerPromote: RegisterCommand = (program, io) =>
         const { k8sName, planPromotion, promote, promoteSettings } = await import(
           '../../pipeline/promote.ts'
         );
+        const { scanSettings } = await import('../../pipeline/scan-gate.ts');
         const { processTty, resolvePassword } = await import('../../sign/password.ts');
         const flags = parseFlags(Flags, cmd.opts(), 'promote');
         const ref = parseModelUri(cmd.args[0]!);
@@ -63,6 +65,7 @@ export const registerPromote: RegisterCommand = (program, io) =>
           canary: flags.canary,
           record: flags.record,
           signatureFormat: flags.signatureFormat,
+          scan: scanSettings(ctx.config, ref.name, flags.scan),
           deploy:
             flags.deploy || flags.gitops
               ? {
