@@ -4,6 +4,7 @@ import { classifySystemError } from '../syserrors.ts';
 import { KILN_VERSION } from '../version.ts';
 import { COMMANDS } from './commands/index.ts';
 import type { CliIO } from './context.ts';
+import { wrapLines } from './wrap.ts';
 
 export function buildProgram(io: CliIO): Command {
   const program = new Command('kiln')
@@ -25,12 +26,21 @@ export function buildProgram(io: CliIO): Command {
     .addOption(new Option('-c, --config <file>', 'kiln.yaml to read (default: ./kiln.yaml, or $KILN_CONFIG)'))
     .showHelpAfterError('(run kiln --help for usage)')
     .exitOverride()
-    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
+    .configureOutput(helpOutput(io));
   for (const register of COMMANDS) {
     const cmd = register(program, io);
-    cmd.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
+    cmd.exitOverride().configureOutput(helpOutput(io));
+    for (const sub of cmd.commands) sub.configureOutput(helpOutput(io));
   }
   return program;
+}
+
+/** What commander writes (help, usage errors) fits an 80-column terminal. */
+function helpOutput(io: CliIO) {
+  return {
+    writeOut: (s: string) => io.stdout(wrapLines(s)),
+    writeErr: (s: string) => io.stderr(wrapLines(s)),
+  };
 }
 
 /** Run kiln with argv (without node and script); returns the exit code. Never calls process.exit. */

@@ -107,9 +107,16 @@ test('help fits 80 columns without breaking the description mid-sentence, and sh
     /^MLflow model versions -> signed, digest-pinned OCI images -> KServe canaries\.$/m,
   );
   assert.match(top.stdout, /^3 refused by policy, 130\/143 interrupted/m);
+  for (const cmd of ['promote', 'serve', 'history', 'scan', 'export', 'import', 'rollout watch']) {
+    const help = await exec(kilnBin, [...cmd.split(' '), '--help'], env);
+    for (const line of help.stdout.split('\n'))
+      assert.ok(line.length <= 80, `kiln ${cmd} --help: too long: ${line}`);
+  }
   const bake = await exec(kilnBin, ['bake', '--help'], env);
-  assert.match(bake.stdout, /\(default: gzip, or build\.compression\)/);
-  assert.match(bake.stdout, /\(default: baked, or build\.mode\)/);
+  for (const line of bake.stdout.split('\n')) assert.ok(line.length <= 80, `too long: ${line}`);
+  // Descriptions wrap between words, indented under their column, never mid-word.
+  assert.match(bake.stdout, /\(default: gzip, or\s+build\.compression\)/);
+  assert.match(bake.stdout, /\(default: baked, or\s+build\.mode\)/);
   assert.match(bake.stdout, /\(default:\s+v\{version\}\)/);
 });
 
@@ -129,7 +136,7 @@ test('kiln completion bash completes commands, subcommands and flags in a real b
   };
   assert.deepEqual(await complete('kiln', 'ba'), ['bake']);
   assert.ok((await complete('kiln', 'bake', '--com')).includes('--compression'));
-  assert.deepEqual((await complete('kiln', 'rollout', '')).sort(), ['--help', 'abort', 'promote']);
+  assert.deepEqual((await complete('kiln', 'rollout', '')).sort(), ['--help', 'abort', 'promote', 'watch']);
   for (const shell of ['zsh', 'fish']) {
     const res = await exec(kilnBin, ['completion', shell], env);
     assert.equal(res.code, 0, res.stderr);

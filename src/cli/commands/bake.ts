@@ -31,8 +31,9 @@ export const registerBake: RegisterCommand = (program, io) =>
     )
     .addHelpText(
       'after',
-      '\nMLflow is reached through MLFLOW_TRACKING_URI (and MLFLOW_TRACKING_TOKEN / _USERNAME / _PASSWORD).\n' +
-        'Registry credentials come from ~/.docker/config.json. SOURCE_DATE_EPOCH pins timestamps.',
+      '\nMLflow is reached through MLFLOW_TRACKING_URI (and MLFLOW_TRACKING_TOKEN,\n' +
+        '_USERNAME, _PASSWORD). Registry credentials come from ~/.docker/config.json.\n' +
+        'SOURCE_DATE_EPOCH pins timestamps.',
     )
     .action(
       action(io, async (ctx, cmd) => {
