@@ -1,25 +1,40 @@
 // bench/bake: kiln bake of incompressible random models (like real weights) from a real MLflow
-// server into a real registry, beside buildah (Debian, vfs driver) doing the same bake from the
-// same files in the same run. Prints MB/s (model bytes / wall time) and peak RSS (GNU time %M).
-//   node bench/bake.ts [--sizes 1,4] [--compressions none,zstd,gzip] [--no-buildah]
+// server into a real registry, measured against the pipe limit and beside crane and buildah, all
+// in the same run and interleaved (pipe, kiln, crane, buildah, then again for each --repeat), so a
+// busy machine slows every tool alike and the ratios stay comparable.
+//   node bench/bake.ts [--sizes 1,4] [--compressions none,zstd,gzip] [--repeat 1]
+//                      [--no-buildah] [--no-crane]
+// The pipe limit: the same bytes streamed from MLflow's artifact route straight into a registry
+// upload by curl (POST a session, `curl ... | curl -X PATCH -T -`, then PUT ?digest=), with no tar,
+// no hashing and no image work; for gzip the pipe runs through `pigz -1 -n` (the same level kiln
+// uses), the parallel-gzip yardstick. Every tool is printed as a ratio to that pipe (pipe time /
+// tool time: 1.00 = as fast as the pipe). crane: `crane append -f model.tar` onto scratch (a tar
+// of the same files from local disk, made beforehand and not timed; crane always gzips, so it is
+// measured in the gzip rows only). buildah (vfs): from scratch + copy + config + commit + push of
+// the same files from local disk. crane and buildah do NOT pay the MLflow download kiln pays.
 // Run after `. scripts/lib.sh`; builds dist/ first (users run the compiled CLI, not the .ts).
 import { spawn } from 'node:child_process';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
-import { type LoggedFixture, logModels, startMlflow } from '../test/rig/mlflow.ts';
-import { REPO_ROOT, run, tempDir } from '../test/rig/proc.ts';
-import { startRegistry } from '../test/rig/registry.ts';
+import { type LoggedFixture, logModels, type MlflowRig, startMlflow } from '../test/rig/mlflow.ts';
+import { REPO_ROOT, run, tempDir, toolPath } from '../test/rig/proc.ts';
+import { type RegistryRig, startRegistry } from '../test/rig/registry.ts';
 
 const { values } = parseArgs({
   options: {
     sizes: { type: 'string', default: '1,4' },
     compressions: { type: 'string', default: 'none,zstd,gzip' },
+    repeat: { type: 'string', default: '1' },
     'no-buildah': { type: 'boolean', default: false },
+    'no-crane': { type: 'boolean', default: false },
   },
 });
 const GiB = 1 << 30;
 const sizes = values.sizes.split(',').map(Number);
-const compressions = values.compressions.split(',') as Array<'none' | 'zstd' | 'gzip'>;
+const compressions = values.compressions.split(',') as Compression[];
+const repeats = Math.max(1, Number(values.repeat));
+type Compression = 'none' | 'zstd' | 'gzip';
+type Tool = 'pipe' | 'kiln' | 'crane' | 'buildah';
 
 interface Measure {
   seconds: number;
@@ -50,51 +65,35 @@ async function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promi
 }
 
 process.stderr.write('building dist/ ...\n');
-await run('npx', ['--no-install', 'tsc', '-p', 'tsconfig.build.json'], { cwd: REPO_ROOT });
+await run('npm', ['run', '--silent', 'build'], { cwd: REPO_ROOT });
 const [mlflow, registry, work] = await Promise.all([startMlflow(), startRegistry(), tempDir('bench-bake')]);
-const rows: string[] = [];
+const lines: string[] = [];
 try {
   process.stderr.write(`making random models of ${sizes.join(', ')} GiB in MLflow ...\n`);
   const models = (await logModels(
     mlflow,
     sizes.map((s) => ({ name: `bench-${s}g`, sizeBytes: s * GiB, seed: `bench-${s}` })),
   )) as LoggedFixture[];
-  const env = { ...process.env, MLFLOW_TRACKING_URI: mlflow.url };
-  const kilnMain = join(REPO_ROOT, 'dist', 'cli', 'main.js');
   for (const [i, size] of sizes.entries()) {
     const model = models[i]!;
     const bytes = model.files.reduce((n, f) => n + f.size, 0);
+    const tar = join(work.path, `model-${size}g.tar`);
+    if (!values['no-crane'] && compressions.includes('gzip')) {
+      await run('tar', ['--sort=name', '-C', model.modelDir, '-cf', tar, '.']);
+    }
     for (const c of compressions) {
-      const k = await timed(
-        process.execPath,
-        [
-          kilnMain,
-          'bake',
-          `models:/${model.name}/${model.version}`,
-          '--to',
-          `${registry.host}/bench/kiln-${size}g`,
-          '--compression',
-          c,
-          '--tag',
-          `kiln-${c}`,
-        ],
-        env,
-      );
-      let b: Measure | undefined;
-      if (!values['no-buildah']) b = await buildahBake(model, size, c);
-      const mbs = (m: Measure): number => bytes / 1e6 / m.seconds;
-      rows.push(
-        [
-          `${size} GiB`,
-          c.padEnd(4),
-          `kiln ${mbs(k).toFixed(0).padStart(5)} MB/s ${k.seconds.toFixed(1).padStart(6)} s peak ${k.peakMiB.toFixed(0).padStart(4)} MiB`,
-          b
-            ? `buildah ${mbs(b).toFixed(0).padStart(5)} MB/s ${b.seconds.toFixed(1).padStart(6)} s peak ${b.peakMiB.toFixed(0).padStart(4)} MiB`
-            : '',
-          b ? `ratio ${(b.seconds / k.seconds).toFixed(2)}x` : '',
-        ].join('  '),
-      );
-      process.stderr.write(`${rows.at(-1)}\n`);
+      const pipeDigest = c === 'gzip' ? await pigzDigest(model) : `sha256:${weights(model).sha256}`;
+      const all: Record<Tool, Measure[]> = { pipe: [], kiln: [], crane: [], buildah: [] };
+      for (let r = 0; r < repeats; r++) {
+        const tag = `${c}-${r}`;
+        all.pipe.push(await pipeBake(mlflow, registry, model, size, c, pipeDigest));
+        all.kiln.push(await kilnBake(model, size, c, tag));
+        if (!values['no-crane'] && c === 'gzip') all.crane.push(await craneBake(tar, size, tag));
+        if (!values['no-buildah']) all.buildah.push(await buildahBake(model, size, c, tag));
+        process.stderr.write(`  ${size} GiB ${c} run ${r + 1}/${repeats}: ${runLine(all, r)}\n`);
+      }
+      lines.push(row(size, c, bytes, all));
+      process.stderr.write(`${lines.at(-1)}\n`);
     }
   }
 } finally {
@@ -102,20 +101,127 @@ try {
   await work.remove();
 }
 process.stdout.write(
-  `\nkiln bake vs buildah (vfs), random weights from MLflow into docker-registry 2.8.2 on loopback\n${rows.join('\n')}\n`,
+  [
+    '',
+    `kiln bake vs the pipe limit, crane ${'(gzip only)'} and buildah (vfs): random weights from MLflow into docker-registry 2.8.2 on loopback`,
+    `ratio = pipe time / tool time (1.00 = as fast as the pipe); median of ${repeats} interleaved run(s), [min-max] when repeated`,
+    `pipe = curl MLflow artifact route | curl -X PATCH -T - (gzip rows: | pigz -1 -n |), then PUT ?digest`,
+    ...lines,
+    '',
+  ].join('\n'),
 );
 
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+}
+
+function runLine(all: Record<Tool, Measure[]>, r: number): string {
+  const pipe = all.pipe[r]!.seconds;
+  return (['pipe', 'kiln', 'crane', 'buildah'] as const)
+    .filter((t) => all[t][r])
+    .map((t) => `${t} ${all[t][r]!.seconds.toFixed(1)} s (${(pipe / all[t][r]!.seconds).toFixed(2)})`)
+    .join('  ');
+}
+
+function row(size: number, c: Compression, bytes: number, all: Record<Tool, Measure[]>): string {
+  const pipeS = median(all.pipe.map((m) => m.seconds));
+  const cells = [
+    `${size} GiB ${c.padEnd(4)}`,
+    `pipe ${(bytes / 1e6 / pipeS).toFixed(0).padStart(4)} MB/s ${pipeS.toFixed(1)} s`,
+  ];
+  for (const t of ['kiln', 'crane', 'buildah'] as const) {
+    const ms = all[t];
+    if (ms.length === 0) continue;
+    // Ratios per run (each against the pipe of the same run), so a slow spell hits both sides.
+    const ratios = ms.map((m, r) => all.pipe[r]!.seconds / m.seconds);
+    const spread =
+      ms.length > 1 ? ` [${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)}]` : '';
+    const secs = median(ms.map((m) => m.seconds));
+    const peak = Math.max(...ms.map((m) => m.peakMiB));
+    cells.push(
+      `${t} ${median(ratios).toFixed(2)}${spread} ${secs.toFixed(1)} s${t === 'kiln' ? ` peak ${peak.toFixed(0)} MiB` : ''}`,
+    );
+  }
+  return cells.join('  |  ');
+}
+
+function kilnBake(model: LoggedFixture, size: number, c: Compression, tag: string): Promise<Measure> {
+  const env = { ...process.env, MLFLOW_TRACKING_URI: mlflow.url };
+  const args = [
+    'bake',
+    `models:/${model.name}/${model.version}`,
+    '--to',
+    `${registry.host}/bench/kiln-${size}g`,
+  ];
+  return timed(
+    process.execPath,
+    [join(REPO_ROOT, 'dist', 'cli', 'main.js'), ...args, '--compression', c, '--tag', tag],
+    env,
+  );
+}
+
+/** The model's weights file: the pipe streams it alone (MLmodel and friends are a few hundred bytes). */
+function weights(model: LoggedFixture): { path: string; sha256: string } {
+  const f = model.files.find((x) => x.path === 'model.pkl');
+  if (!f) throw new Error(`${model.name} has no model.pkl`);
+  return f;
+}
+
+/** The digest `pigz -1 -n` gives the model file (deterministic: no name, no time), computed untimed. */
+async function pigzDigest(model: LoggedFixture): Promise<string> {
+  const file = join(model.modelDir, weights(model).path);
+  const { stdout } = await run('bash', ['-c', `pigz -1 -n -c < '${file}' | sha256sum`]);
+  return `sha256:${stdout.split(' ')[0]}`;
+}
+
+/** The pipe limit: MLflow's artifact route piped into ONE registry upload session, nothing else. */
+function pipeBake(
+  m: MlflowRig,
+  reg: RegistryRig,
+  model: LoggedFixture,
+  size: number,
+  c: Compression,
+  digest: string,
+): Promise<Measure> {
+  const path = relative(join(m.dir, 'artifacts'), join(model.modelDir, weights(model).path));
+  const source = `${m.url}/api/2.0/mlflow-artifacts/artifacts/${path}`;
+  const repo = `bench/pipe-${size}g`;
+  const script = [
+    'set -euo pipefail',
+    `loc=$(curl -sSf -o /dev/null -w '%header{location}' -X POST '${reg.url}/v2/${repo}/blobs/uploads/')`,
+    `loc=$(curl -sSf '${source}' ${c === 'gzip' ? '| pigz -1 -n ' : ''}| curl -sSf -o /dev/null -w '%header{location}' -X PATCH -H 'content-type: application/octet-stream' -T - "$loc")`,
+    `case "$loc" in *\\?*) sep='&';; *) sep='?';; esac`,
+    `curl -sSf -o /dev/null -X PUT "$loc\${sep}digest=${digest}"`,
+  ].join('\n');
+  return timed('bash', ['-c', script], process.env);
+}
+
+/** crane's version: append the model tar (from local disk) as a gzip layer onto scratch and push. */
+function craneBake(tar: string, size: number, tag: string): Promise<Measure> {
+  return timed(
+    toolPath('crane'),
+    ['append', '--insecure', '-f', tar, '-t', `${registry.host}/bench/crane-${size}g:${tag}`],
+    process.env,
+  );
+}
+
 /** buildah's version of the same bake: from scratch, copy the model dir to /mnt/models, commit, push. */
-async function buildahBake(model: LoggedFixture, size: number, c: string): Promise<Measure> {
-  const root = join(work.path, `buildah-${size}-${c}`);
+async function buildahBake(
+  model: LoggedFixture,
+  size: number,
+  c: Compression,
+  tag: string,
+): Promise<Measure> {
+  const root = join(work.path, `buildah-${size}-${tag}`);
   const script = [
     'set -e',
     `B="buildah --storage-driver vfs --root ${root}/root --runroot ${root}/run"`,
     'ctr=$($B from scratch)',
     `$B copy --chmod 0644 "$ctr" ${model.modelDir}/ /mnt/models/`,
     `$B config --env MODEL_NAME=${model.name} --env MODEL_VERSION=${model.version} "$ctr"`,
-    `$B commit --quiet "$ctr" bench-${size}-${c} >/dev/null`,
-    `$B push --quiet --tls-verify=false ${c === 'none' ? '--disable-compression' : `--compression-format ${c}`} bench-${size}-${c} docker://${registry.host}/bench/buildah-${size}g:${c}`,
+    `$B commit --quiet "$ctr" bench-${size}-${tag} >/dev/null`,
+    `$B push --quiet --tls-verify=false ${c === 'none' ? '--disable-compression' : `--compression-format ${c}`} bench-${size}-${tag} docker://${registry.host}/bench/buildah-${size}g:${tag}`,
   ].join('\n');
   try {
     return await timed('bash', ['-c', script], process.env);

@@ -145,10 +145,13 @@ export class OciLayout implements ImageTarget {
     // the final copy, not a second one, and never a half-written blob under a real digest.
     // The pid in the name lets the next run remove it if this process is killed (sweep()).
     const tmp = join(this.dir, 'blobs', 'sha256', `.tmp-${process.pid}-${randomBytes(8).toString('hex')}`);
-    const hash = new HashingStream();
+    // A body that hashes itself (the layer builder's last stage) is not hashed a second time.
+    const hash = body instanceof HashingStream ? body : new HashingStream();
     this.inflight.add(tmp);
     try {
-      await pipeline(body, hash, createWriteStream(tmp));
+      await (hash === body
+        ? pipeline(body, createWriteStream(tmp))
+        : pipeline(body, hash, createWriteStream(tmp)));
       const digest = hash.digest();
       await rename(tmp, this.blobPath(digest));
       return { digest, size: hash.size };
