@@ -19,7 +19,7 @@ KILN_KUBE_VERSION=v1.36.3
 KILN_IMAGE_DEBS="libc6=2.36-9+deb12u14 libgcc-s1=12.2.0-14+deb12u1 libstdc++6=12.2.0-14+deb12u1"
 # Built from the Go module proxy for the deploy/ manifests' tests (scripts/setup kube).
 KILN_HELM_VERSION=v4.3.2
-KILN_KUSTOMIZE_VERSION=v5.8.3
+KILN_KUSTOMIZE_VERSION=v5.8.1
 KILN_PROMOP_VERSION=v0.85.0
 export PATH="$KILN_TOOLS/bin:$PATH"
 export KILN_PYTHON="$KILN_TOOLS/venv/bin/python"

@@ -1,8 +1,8 @@
 // Starting several rig parts at once without leaking the ones that did start. With a bare
 // `Promise.all`, one part failing (a missing tool, a port clash) loses the handles of the parts
 // that came up: their processes keep the test file's event loop alive and the file hangs until
-// the test timeout. `startAll` stops or removes every part that started and fails at once with
-// one message naming each part that did not.
+// the test timeout. `startAll` fails as soon as one part fails, naming it, and stops or removes
+// every part that did start once it is up.
 import { existsSync } from 'node:fs';
 
 type Part = { stop?: () => Promise<void>; remove?: () => Promise<void> } | object;
@@ -11,26 +11,32 @@ export async function startAll<T extends Record<string, Promise<Part>>>(
   parts: T,
 ): Promise<{ [K in keyof T]: Awaited<T[K]> }> {
   const names = Object.keys(parts);
-  const settled = await Promise.allSettled(Object.values(parts));
-  const failed = names.flatMap((name, i) => {
-    const r = settled[i];
-    return r?.status === 'rejected' ? [`${name}: ${messageOf(r.reason)}`] : [];
+  const promises = Object.values(parts);
+  const all = Promise.allSettled(promises);
+  // Fail as soon as one part fails (a missing tool fails in milliseconds while MLflow may still
+  // need seconds to start); the parts still starting are stopped once they are up.
+  const firstFailure = new Promise<never>((_, reject) => {
+    promises.forEach((p, i) => {
+      p.catch((e: unknown) => reject(new Error(`${names[i]}: ${messageOf(e)}`)));
+    });
   });
-  if (failed.length === 0) {
+  try {
+    const settled = await Promise.race([all, firstFailure]);
     return Object.fromEntries(
       names.map((name, i) => [name, (settled[i] as PromiseFulfilledResult<Part>).value]),
     ) as { [K in keyof T]: Awaited<T[K]> };
+  } catch (e) {
+    void all.then((settled) =>
+      Promise.allSettled(
+        settled.map(async (r) => {
+          if (r.status !== 'fulfilled') return;
+          const part = r.value as { stop?: () => Promise<void>; remove?: () => Promise<void> };
+          await (part.stop ?? part.remove)?.call(part);
+        }),
+      ),
+    );
+    throw new Error(`test rig failed to start: ${(e as Error).message}`);
   }
-  await Promise.allSettled(
-    settled.map(async (r) => {
-      if (r.status !== 'fulfilled') return;
-      const part = r.value as { stop?: () => Promise<void>; remove?: () => Promise<void> };
-      await (part.stop ?? part.remove)?.call(part);
-    }),
-  );
-  throw new Error(
-    `test rig failed to start (${failed.length} of ${names.length} parts):\n${failed.join('\n')}`,
-  );
 }
 
 /** Fail at once, naming the missing piece and the command that installs it. */
