@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parseAllDocuments } from 'yaml';
+import { ConfigSchema } from '../../src/config/schema.ts';
 import { type ClusterRig, startCluster } from '../rig/cluster.ts';
 import { REPO_ROOT, run, sleep, TOOLS_DIR, toolPath } from '../rig/proc.ts';
 import { requireTool } from '../rig/start-all.ts';
@@ -59,6 +60,12 @@ describe('helm and kustomize render the same objects', () => {
     const [k, h] = await Promise.all([kustomize(join(DEPLOY, 'kustomize', 'base')), helm()]);
     assert.deepEqual(Object.keys(byKey(h)).sort(), Object.keys(byKey(k)).sort());
     assert.deepEqual(byKey(h), byKey(k));
+    // The shipped kiln.yaml is one kiln serve accepts.
+    const kilnYaml = parse(byKey(k)['ConfigMap kiln/kiln-config'].data['kiln.yaml'])[0];
+    const config = ConfigSchema.safeParse(kilnYaml);
+    assert.ok(config.success, JSON.stringify(config.error?.issues));
+    assert.ok(config.data.models.length > 0, 'kiln serve refuses to start with no models');
+    assert.equal(config.data.server.stateDir, '/var/lib/kiln', 'state on the PVC');
   });
 
   test('job executor and ServiceMonitor: the example overlay equals the chart with both enabled', async () => {
