@@ -23,6 +23,14 @@ before(async () => {
     kind: 'Namespace',
     metadata: { name: NS },
   });
+  // Pods are refused until the service-account controller has made `default` in the namespace.
+  await until(
+    'the default service account',
+    async () =>
+      (await rig.api('GET', `/api/v1/namespaces/${NS}/serviceaccounts/default`, undefined, [200, 404]))
+        .status,
+    (status) => status === 200,
+  );
 });
 after(async () => {
   await rig?.stop();
