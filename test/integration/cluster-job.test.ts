@@ -4,15 +4,21 @@
 // it: it writes the outcome of the pod the Job controller created (and, for success, the MLflow
 // tags `kiln promote` in that pod writes).
 import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { stringify } from 'yaml';
 import { isKilnError } from '../../src/errors.ts';
 import { MlflowClient, setModelVersionTag } from '../../src/mlflow/index.ts';
 import { jobPromoter } from '../../src/server/executor-job.ts';
 import { jobName } from '../../src/server/job-manifest.ts';
+import { KILN_MAIN, kilnEnv } from '../rig/cli.ts';
 import { type ClusterRig, startCluster } from '../rig/cluster.ts';
 import { logModels, type MlflowRig, startMlflow } from '../rig/mlflow.ts';
-import { sleep } from '../rig/proc.ts';
+import { freePort, sleep } from '../rig/proc.ts';
+import { metricValue, waitFor } from '../rig/serve.ts';
 import { startAll } from '../rig/start-all.ts';
 
 let rig: ClusterRig;
@@ -36,7 +42,12 @@ type Obj = any;
 before(async () => {
   ({ rig, mlflow } = await startAll({ rig: startCluster(), mlflow: startMlflow() }));
   console.log(`cluster rig ready in ${rig.startupMs} ms ${JSON.stringify(rig.phases)}`);
-  await logModels(mlflow, [{ name: 'risk' }, { name: 'risk' }, { name: 'risk' }]);
+  await logModels(mlflow, [
+    { name: 'risk' },
+    { name: 'risk' },
+    { name: 'risk' },
+    { name: 'fraud', alias: 'champion' },
+  ]);
   client = new MlflowClient({ trackingUri: mlflow.url });
   await rig.api('POST', '/api/v1/namespaces', {
     apiVersion: 'v1',
@@ -79,10 +90,10 @@ async function until<T>(what: string, read: () => Promise<T | undefined>, ms = 3
   throw new Error(`${what}: not seen within ${ms} ms`);
 }
 
-const getJob = async (version: string): Promise<Obj | undefined> => {
+const getJob = async (version: string, model = 'risk'): Promise<Obj | undefined> => {
   const res = await rig.api(
     'GET',
-    `/apis/batch/v1/namespaces/${NS}/jobs/${jobName('risk', version)}`,
+    `/apis/batch/v1/namespaces/${NS}/jobs/${jobName(model, version)}`,
     undefined,
     [200, 404],
   );
@@ -90,11 +101,11 @@ const getJob = async (version: string): Promise<Obj | undefined> => {
 };
 
 /** Pods the Job controller created for the Job, oldest first. */
-const podsOf = async (version: string): Promise<Obj[]> =>
+const podsOf = async (version: string, model = 'risk'): Promise<Obj[]> =>
   (
     await rig.api(
       'GET',
-      `/api/v1/namespaces/${NS}/pods?labelSelector=batch.kubernetes.io/job-name=${jobName('risk', version)}`,
+      `/api/v1/namespaces/${NS}/pods?labelSelector=batch.kubernetes.io/job-name=${jobName(model, version)}`,
     )
   ).json.items;
 
@@ -204,4 +215,73 @@ test('a restarted kiln serve adopts the Job its predecessor created instead of s
   assert.equal((await second).digest, DIGEST);
   assert.equal((await getJob('3')).metadata.uid, job.metadata.uid, 'the same Job, adopted');
   assert.equal((await podsOf('3')).length, 1, 'one pod: nothing ran twice');
+});
+
+test('a kiln serve process killed -9 while its Job runs adopts that Job when it starts again', async () => {
+  const port = await freePort();
+  const config = {
+    models: [{ name: 'fraud', alias: 'champion' }],
+    server: {
+      listen: `127.0.0.1:${port}`,
+      reconcileInterval: 1,
+      stateDir: join(rig.dir, 'serve-state'),
+      executor: 'job',
+      job: JOB,
+    },
+  };
+  const file = join(rig.dir, 'kiln.yaml');
+  await writeFile(file, stringify(config));
+  const env = kilnEnv({ MLFLOW_TRACKING_URI: mlflow.url, KUBECONFIG: kubeconfig });
+  const logs: string[] = [];
+  const start = (): ChildProcess => {
+    const log = join(rig.dir, `serve-${logs.length}.log`);
+    logs.push(log);
+    const fd = openSync(log, 'w');
+    const child = spawn(process.execPath, [KILN_MAIN, 'serve', '--config', file, '--no-webhook'], {
+      env,
+      stdio: ['ignore', 'ignore', fd],
+    });
+    closeSync(fd);
+    return child;
+  };
+  const stopped = (p: ChildProcess) =>
+    new Promise((r) => (p.exitCode !== null ? r(undefined) : p.once('exit', r)));
+  const serveLogs = async () =>
+    (await Promise.all(logs.map((f) => readFile(f, 'utf8').catch(() => '')))).join('\n---\n').slice(-4000);
+  let serve = start();
+  try {
+    // The reconciler sees fraud@champion -> version 1 and hands it to a Job.
+    const job = await waitFor('the Job of the first kiln serve', () => getJob('1', 'fraud'), 60_000);
+    serve.kill('SIGKILL');
+    await stopped(serve);
+    serve = start();
+    const url = `http://127.0.0.1:${port}`;
+    await waitFor(
+      'the restarted kiln serve',
+      async () => (await fetch(`${url}/readyz`).catch(() => undefined))?.ok,
+      60_000,
+    );
+    const [pod] = await waitFor('a pod for the Job', async () => {
+      const pods = await podsOf('1', 'fraud');
+      return pods.length ? pods : undefined;
+    });
+    await setModelVersionTag(client, 'fraud', '1', 'kiln.digest', DIGEST);
+    await setModelVersionTag(client, 'fraud', '1', 'kiln.image', `127.0.0.1:5000/ml/fraud@${DIGEST}`);
+    await finishPod(pod, 0);
+    // The executor polls the Job every 5 s; the promotion is recorded as succeeded.
+    await waitFor(
+      'a succeeded promotion in the restarted server',
+      async () =>
+        metricValue(
+          await (await fetch(`${url}/metrics`)).text(),
+          'kiln_promotions_total{result="succeeded"}',
+        ) === 1,
+      60_000,
+    ).catch(async (e: Error) => assert.fail(`${e.message}\n${await serveLogs()}`));
+    assert.equal((await getJob('1', 'fraud')).metadata.uid, job.metadata.uid, 'the same Job, adopted');
+    assert.equal((await podsOf('1', 'fraud')).length, 1, 'one pod: nothing ran twice');
+  } finally {
+    serve.kill('SIGTERM');
+    await stopped(serve);
+  }
 });
