@@ -20,6 +20,15 @@ KILN_APIEXT_VERSION=v0.36.3
 # test corpus is built with, and the peer scanners bench/scan.ts compares against. Never torch.
 KILN_SCAN_PINS="numpy==2.4.6 pandas==3.1.1 scipy==1.17.1 scikit-learn==1.9.1 xgboost-cpu==3.2.0 lightgbm==4.7.0 joblib==1.6.0 cloudpickle==3.1.3 skops==0.16.0 picklescan==1.0.5 modelscan==0.8.8 fickling==0.1.12 typing_extensions==4.16.0"
 export KILN_SCAN_PYTHON="$KILN_TOOLS/venv-scan/bin/python"
+# Kubernetes control plane for the cluster rig; must match test/rig/go/kube/go.mod (KServe's
+# controller is pinned in test/rig/go/kserve/go.mod, at KILN_KSERVE_VERSION).
+KILN_KUBE_VERSION=v1.36.3
+# What kiln's own image (scripts/image) takes from Debian bookworm: the libraries node links against.
+KILN_IMAGE_DEBS="libc6=2.36-9+deb12u14 libgcc-s1=12.2.0-14+deb12u1 libstdc++6=12.2.0-14+deb12u1"
+# Built from the Go module proxy for the deploy/ manifests' tests (scripts/setup kube).
+KILN_HELM_VERSION=v4.3.2
+KILN_KUSTOMIZE_VERSION=v5.8.1
+KILN_PROMOP_VERSION=v0.85.0
 export PATH="$KILN_TOOLS/bin:$PATH"
 export KILN_PYTHON="$KILN_TOOLS/venv/bin/python"
 

@@ -132,6 +132,14 @@ export const ServerSchema = z
         namespace: z.string().min(1),
         image: z.string().min(1),
         serviceAccount: z.string().min(1).optional(),
+        /** Secrets the Job's pod gets as environment (e.g. MLFLOW_TRACKING_TOKEN, COSIGN_PASSWORD). */
+        envFromSecrets: z.array(z.string().min(1)).optional(),
+        /** ConfigMap with the kiln.yaml `kiln promote` reads in the Job. */
+        configMap: z.string().min(1).optional(),
+        /** kubernetes.io/dockerconfigjson Secret for the registry. */
+        registrySecret: z.string().min(1).optional(),
+        /** Secret with the `cosign.key` to sign with. */
+        signingKeySecret: z.string().min(1).optional(),
       })
       .strict()
       .optional(),

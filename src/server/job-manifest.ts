@@ -10,7 +10,22 @@ export interface JobSettings {
   namespace: string;
   image: string;
   serviceAccount?: string | undefined;
+  /** Secrets whose keys become the pod's environment (MLFLOW_TRACKING_TOKEN, COSIGN_PASSWORD...). */
+  envFromSecrets?: string[] | undefined;
+  /** ConfigMap holding `kiln.yaml`, mounted read-only; KILN_CONFIG points at it. */
+  configMap?: string | undefined;
+  /** kubernetes.io/dockerconfigjson Secret with registry credentials; DOCKER_CONFIG points at it. */
+  registrySecret?: string | undefined;
+  /** Secret holding `cosign.key`; KILN_SIGN_KEY points at it (its password via envFromSecrets). */
+  signingKeySecret?: string | undefined;
 }
+
+/** Where the Job's pod finds what the settings above reference (all read-only mounts). */
+export const JOB_PATHS = {
+  config: '/etc/kiln/config',
+  docker: '/etc/kiln/docker',
+  signing: '/etc/kiln/signing',
+} as const;
 
 export const JOB_LABELS = {
   managedBy: 'app.kubernetes.io/managed-by',
@@ -70,8 +85,10 @@ export function renderJob(model: string, version: string, job: JobSettings) {
               image: job.image,
               command: ['kiln'],
               args: ['promote', uri, '--json'],
+              ...podSecrets(job).container,
             },
           ],
+          ...podSecrets(job).pod,
         },
       },
     },
@@ -79,3 +96,42 @@ export function renderJob(model: string, version: string, job: JobSettings) {
 }
 
 export type JobManifest = ReturnType<typeof renderJob>;
+
+/**
+ * Secrets and config by reference only: the Job names Secrets and a ConfigMap, the kubelet
+ * mounts them, and no secret value ever passes through kiln serve or lands in the Job object.
+ */
+function podSecrets(job: JobSettings) {
+  const env: Array<{ name: string; value: string }> = [];
+  const mounts: Array<{ name: string; mountPath: string; readOnly: true }> = [];
+  type Source =
+    | { configMap: { name: string } }
+    | { secret: { secretName: string; items?: Array<{ key: string; path: string }> } };
+  const volumes: Array<{ name: string } & Source> = [];
+  const mount = (name: string, mountPath: string, source: Source) => {
+    mounts.push({ name, mountPath, readOnly: true });
+    volumes.push({ name, ...source });
+  };
+  if (job.configMap) {
+    mount('kiln-config', JOB_PATHS.config, { configMap: { name: job.configMap } });
+    env.push({ name: 'KILN_CONFIG', value: `${JOB_PATHS.config}/kiln.yaml` });
+  }
+  if (job.registrySecret) {
+    const items = [{ key: '.dockerconfigjson', path: 'config.json' }];
+    mount('registry-auth', JOB_PATHS.docker, { secret: { secretName: job.registrySecret, items } });
+    env.push({ name: 'DOCKER_CONFIG', value: JOB_PATHS.docker });
+  }
+  if (job.signingKeySecret) {
+    mount('signing-key', JOB_PATHS.signing, { secret: { secretName: job.signingKeySecret } });
+    env.push({ name: 'KILN_SIGN_KEY', value: `${JOB_PATHS.signing}/cosign.key` });
+  }
+  const envFrom = (job.envFromSecrets ?? []).map((name) => ({ secretRef: { name } }));
+  return {
+    container: {
+      ...(env.length ? { env } : {}),
+      ...(envFrom.length ? { envFrom } : {}),
+      ...(mounts.length ? { volumeMounts: mounts } : {}),
+    },
+    pod: volumes.length ? { volumes } : {},
+  };
+}

@@ -14,6 +14,7 @@ import { getIsvc, type KubeRig, startKube } from '../rig/kube.ts';
 import { logModels, type MlflowRig, setAlias, startMlflow } from '../rig/mlflow.ts';
 import { run, sleep, tempDir, toolPath } from '../rig/proc.ts';
 import { type RegistryRig, startRegistry } from '../rig/registry.ts';
+import { startAll } from '../rig/start-all.ts';
 
 let mlflow: MlflowRig;
 let registry: RegistryRig;
@@ -25,12 +26,12 @@ let versions: Record<string, string>;
 const PASSWORD = 'promote-test-password';
 
 before(async () => {
-  [mlflow, registry, kube, work] = await Promise.all([
-    startMlflow(),
-    startRegistry(),
-    startKube(),
-    tempDir('promote'),
-  ]);
+  ({ mlflow, registry, kube, work } = await startAll({
+    mlflow: startMlflow(),
+    registry: startRegistry(),
+    kube: startKube(),
+    work: tempDir('promote'),
+  }));
   const made = await logModels(mlflow, [
     { name: 'risk', alias: 'champion' },
     { name: 'risk' },

@@ -17,6 +17,7 @@ import { type LoggedFixture, logModels, type MlflowRig, setAlias, startMlflow } 
 import { freePort, run, sleep, tempDir, toolPath } from '../rig/proc.ts';
 import { type RegistryRig, startRegistry } from '../rig/registry.ts';
 import { createWebhook, mlflowWebhookEnv, waitFor } from '../rig/serve.ts';
+import { startAll } from '../rig/start-all.ts';
 
 const SECRET = 'e2e-webhook-secret';
 const PASSWORD = 'e2e-key-password';
@@ -30,12 +31,12 @@ let models: LoggedFixture[];
 const servers: ChildProcess[] = [];
 
 before(async () => {
-  [mlflow, registry, kube, work] = await Promise.all([
-    startMlflow({ env: mlflowWebhookEnv() }),
-    startRegistry(),
-    startKube(),
-    tempDir('serve-e2e'),
-  ]);
+  ({ mlflow, registry, kube, work } = await startAll({
+    mlflow: startMlflow({ env: mlflowWebhookEnv() }),
+    registry: startRegistry(),
+    kube: startKube(),
+    work: tempDir('serve-e2e'),
+  }));
   models = (await logModels(mlflow, [
     { name: 'lead', sizeBytes: MB100, seed: 'lead-1' },
     { name: 'lead', sizeBytes: MB100, seed: 'lead-2' },

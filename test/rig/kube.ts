@@ -1,6 +1,7 @@
 // A real Kubernetes API for tests, no cluster needed: Debian's etcd plus the standalone
 // k8s.io/apiextensions-apiserver (built by `scripts/setup go`), with KServe's real
 // InferenceService CRD installed so every object kiln writes is validated by KServe's schema.
+// The CRD comes from the KServe Go module at the pinned version (copied by `scripts/setup kube`).
 // Flags and client-certificate auth as in FIELD-NOTES.md ("A real Kubernetes API for tests").
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -8,19 +9,12 @@ import { cp, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ISVC_PATH, type KubeTls, kubeRequest } from './kube-api.ts';
 import { kubeconfigYaml, makeCerts } from './kube-certs.ts';
-import {
-  freePort,
-  run,
-  type Service,
-  SHARED_DIR,
-  sleep,
-  startService,
-  TOOLS_DIR,
-  tempDir,
-  toolPath,
-} from './proc.ts';
+import { freePort, run, type Service, sleep, startService, TOOLS_DIR, tempDir, toolPath } from './proc.ts';
+import { requireTool } from './start-all.ts';
 
-export const CRD_FILE = join(SHARED_DIR, 'fixtures', 'kserve', 'serving.kserve.io_inferenceservices.yaml');
+/** KServe's config/ folder (CRDs, webhooks, configmap, runtimes) of github.com/kserve/kserve at the pinned version. */
+export const KSERVE_CONFIG_DIR = join(TOOLS_DIR, 'kserve', 'config');
+export const CRD_FILE = join(KSERVE_CONFIG_DIR, 'crd', 'full', 'serving.kserve.io_inferenceservices.yaml');
 
 export interface KubeRig {
   kubeconfigPath: string;
@@ -47,6 +41,8 @@ export interface KubeRig {
 }
 
 export async function startKube(): Promise<KubeRig> {
+  requireTool(CRD_FILE, "KServe's InferenceService CRD", 'kube');
+  requireTool(toolPath('apiextensions-apiserver'), 'apiextensions-apiserver', 'go');
   const t0 = performance.now();
   const phases: Record<string, number> = {};
   const mark = (name: string, since: number): void => {

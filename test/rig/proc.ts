@@ -65,7 +65,15 @@ export async function startService(opts: StartOptions): Promise<Service> {
   });
   proc.stdout?.pipe(log, { end: false });
   proc.stderr?.pipe(log, { end: false });
-  const exited = new Promise<void>((res) => proc.once('exit', () => res()));
+  // A command that cannot be spawned (missing binary) emits 'error' and never 'exit'.
+  let spawnError: Error | undefined;
+  const exited = new Promise<void>((res) => {
+    proc.once('exit', () => res());
+    proc.once('error', (e) => {
+      spawnError = e;
+      res();
+    });
+  });
   let dead = false;
   void exited.then(() => {
     dead = true;
@@ -91,6 +99,7 @@ export async function startService(opts: StartOptions): Promise<Service> {
   const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
   while (Date.now() < deadline) {
     if (dead) {
+      if (spawnError) throw new Error(`${opts.name} could not start (${opts.cmd}): ${spawnError.message}`);
       throw new Error(`${opts.name} exited before it was ready:\n${await service.logTail()}`);
     }
     if (await opts.ready().catch(() => false)) return service;

@@ -35,6 +35,37 @@ describe('promotion Job manifest', () => {
     assert.ok(job.spec.ttlSecondsAfterFinished > 0);
   });
 
+  test('secrets and config reach the pod by reference only: names, mounts and env pointing at them', () => {
+    const job = renderJob('risk', '3', {
+      namespace: 'ml-builds',
+      image: 'i',
+      envFromSecrets: ['kiln-mlflow', 'kiln-cosign-password'],
+      configMap: 'kiln-config',
+      registrySecret: 'kiln-registry',
+      signingKeySecret: 'kiln-signing-key',
+    });
+    const pod = job.spec.template.spec;
+    const c = pod.containers[0];
+    assert.deepEqual(c?.envFrom, [
+      { secretRef: { name: 'kiln-mlflow' } },
+      { secretRef: { name: 'kiln-cosign-password' } },
+    ]);
+    assert.deepEqual(c?.env, [
+      { name: 'KILN_CONFIG', value: '/etc/kiln/config/kiln.yaml' },
+      { name: 'DOCKER_CONFIG', value: '/etc/kiln/docker' },
+      { name: 'KILN_SIGN_KEY', value: '/etc/kiln/signing/cosign.key' },
+    ]);
+    assert.ok(c?.volumeMounts?.every((m) => m.readOnly));
+    assert.deepEqual(pod.volumes, [
+      { name: 'kiln-config', configMap: { name: 'kiln-config' } },
+      {
+        name: 'registry-auth',
+        secret: { secretName: 'kiln-registry', items: [{ key: '.dockerconfigjson', path: 'config.json' }] },
+      },
+      { name: 'signing-key', secret: { secretName: 'kiln-signing-key' } },
+    ]);
+  });
+
   test('no serviceAccountName unless configured', () => {
     const job = renderJob('m', '1', { namespace: 'n', image: 'i' });
     assert.equal('serviceAccountName' in job.spec.template.spec, false);

@@ -12,6 +12,8 @@ export interface TarFile {
   path: string;
   size: number;
   open: () => Promise<Readable> | Readable;
+  /** Permission bits for this file (default: TarOptions.fileMode), e.g. 0o755 for an executable. */
+  mode?: number;
 }
 
 export interface TarOptions {
@@ -61,7 +63,13 @@ export function tarStream(
         continue;
       }
       const { file } = e;
-      yield* header({ path: file.path, size: file.size, mode: fileMode, type: '0', mtime: opts.mtime });
+      yield* header({
+        path: file.path,
+        size: file.size,
+        mode: file.mode ?? fileMode,
+        type: '0',
+        mtime: opts.mtime,
+      });
       const hash = createHash('sha256');
       let written = 0;
       const body = await file.open();
