@@ -35,7 +35,7 @@ export interface CliIO {
   stderrTty?: { columns: number | undefined };
 }
 
-export function contextFor(cmd: Command, io: CliIO): CliContext {
+export async function contextFor(cmd: Command, io: CliIO): Promise<CliContext> {
   const g = cmd.optsWithGlobals<GlobalOptions>();
   const json = g.json === true;
   const progress = progressRenderer(io.stderr, {
@@ -45,7 +45,7 @@ export function contextFor(cmd: Command, io: CliIO): CliContext {
     everyMs: Number(io.env['KILN_PROGRESS_INTERVAL'] || 5) * 1000,
   });
   const log = streamLogger({ level: g.verbose ? 'debug' : 'info', json, write: (l) => progress.log(l) });
-  const { config, file } = loadConfig({ file: g.config, env: io.env, cwd: io.cwd });
+  const { config, file } = await loadConfig({ file: g.config, env: io.env, cwd: io.cwd });
   if (file) log.debug(`config from ${file}`);
   return {
     config,
@@ -67,6 +67,6 @@ export function contextFor(cmd: Command, io: CliIO): CliContext {
 export function action(io: CliIO, body: (ctx: CliContext, cmd: Command) => Promise<void> | void) {
   return async (...received: unknown[]): Promise<void> => {
     const cmd = received[received.length - 1] as Command;
-    await body(contextFor(cmd, io), cmd);
+    await body(await contextFor(cmd, io), cmd);
   };
 }

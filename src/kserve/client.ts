@@ -34,7 +34,7 @@ export async function openKube(opts: OpenKubeOptions = {}): Promise<Kube> {
 }
 
 export async function kubeFromConfig(kc: KubeConfig, timeoutMs = 30_000): Promise<Kube> {
-  const { CustomObjectsApi, setHeaderOptions } = await import('@kubernetes/client-node');
+  const { CustomObjectsApi, setHeaderOptions } = await import('./k8s-api.ts');
   const api = kc.makeApiClient(CustomObjectsApi);
   const server = kc.getCurrentCluster()?.server ?? '(no server)';
   // ObjectParamAPI middleware is "observable"-shaped: pre() returns something with toPromise().

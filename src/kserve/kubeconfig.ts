@@ -15,7 +15,7 @@ export interface KubeConfigOptions {
 
 export async function loadKubeConfig(opts: KubeConfigOptions = {}): Promise<KubeConfig> {
   const env = opts.env ?? process.env;
-  const { KubeConfig } = await import('@kubernetes/client-node');
+  const { KubeConfig } = await import('./k8s-api.ts');
   const kc = new KubeConfig();
   const files = (env['KUBECONFIG'] ?? '').split(delimiter).filter((f) => f !== '');
   const home = env['HOME'];

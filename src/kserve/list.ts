@@ -10,7 +10,7 @@ export async function listInferenceServices(
   namespace: string,
   timeoutMs = 10_000,
 ): Promise<InferenceService[]> {
-  const { CustomObjectsApi } = await import('@kubernetes/client-node');
+  const { CustomObjectsApi } = await import('./k8s-api.ts');
   const api = kc.makeApiClient(CustomObjectsApi);
   const server = kc.getCurrentCluster()?.server ?? '(no server)';
   let timer: NodeJS.Timeout | undefined;

@@ -29,7 +29,7 @@ export function jobPromoter(opts: JobExecutorOptions): Promoter {
   let api: Promise<{ batch: BatchV1Api; server: string }> | undefined;
   const connect = () => {
     api ??= (async () => {
-      const { BatchV1Api } = await import('@kubernetes/client-node');
+      const { BatchV1Api } = await import('../kserve/k8s-api.ts');
       const kc = await loadKubeConfig({ env: opts.env, context: opts.context });
       return { batch: kc.makeApiClient(BatchV1Api), server: kc.getCurrentCluster()?.server ?? '(no server)' };
     })();

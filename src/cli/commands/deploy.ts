@@ -1,7 +1,5 @@
 import { Option } from 'commander';
 import { KilnError } from '../../errors.ts';
-import { deployInferenceService } from '../../kserve/deploy.ts';
-import { deployToGitops } from '../../kserve/gitops.ts';
 import { gitopsRef, openTarget } from '../../kserve/target.ts';
 import type { ImageMode } from '../../kserve/types.ts';
 import { action } from '../context.ts';
@@ -74,6 +72,8 @@ export const registerDeploy: RegisterCommand = (program, io) =>
         };
         if (flags.gitops !== undefined) {
           const ref = gitopsRef(target);
+          // Loaded when used: the YAML round-tripping library is not needed for a cluster deploy.
+          const { deployToGitops } = await import('../../kserve/gitops.ts');
           const out = await deployToGitops(flags.gitops, { ...ref, ...request }, ctx.log, { env: io.env });
           ctx.result(out.state.image, {
             namespace: ref.namespace,
@@ -86,6 +86,7 @@ export const registerDeploy: RegisterCommand = (program, io) =>
           return;
         }
         const { kube, ref } = await openTarget(target);
+        const { deployInferenceService } = await import('../../kserve/deploy.ts');
         const out = await deployInferenceService(kube, { ...ref, ...request }, ctx.log);
         ctx.result(out.image, { ...out });
       }),

@@ -38,10 +38,15 @@ const SECURITY_HEADERS = {
   'x-frame-options': 'DENY',
 };
 
-/** Where the files are: beside this module's folder (src/ or dist/), or the source tree's copy. */
+/**
+ * Where the files are: beside this module's folder (src/server/ui from the sources), dist/server/ui
+ * from the bundle (scripts/build.ts puts this module in a chunk under dist/cli/chunks/), or the
+ * source tree's copy.
+ */
 export function uiDir(): string {
   const candidates = [
     new URL('../ui/', import.meta.url),
+    new URL('../../server/ui/', import.meta.url),
     new URL('../../../src/server/ui/', import.meta.url),
   ];
   for (const c of candidates) if (existsSync(new URL('index.html', c))) return fileURLToPath(c);
