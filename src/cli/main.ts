@@ -24,6 +24,9 @@ const interrupt = new AbortController();
 const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.on(sig, () => {
+    // A command that handles the signal itself (kiln serve drains running promotions, bounded by
+    // --drain-timeout) decides when to exit; a second signal, once it has stopped listening, exits here.
+    if (process.listenerCount(sig) > 1) return;
     const listening = getEventListeners(interrupt.signal, 'abort').length > 0;
     if (interrupt.signal.aborted || !listening) {
       if (!interrupt.signal.aborted) process.stderr.write('\nkiln: interrupted\n');

@@ -32,7 +32,20 @@ export const registerHistory: RegisterCommand = (program, io) =>
         if (!existsSync(file)) {
           // No kiln serve here (promotions ran from the CLI): MLflow's version tags are the record.
           ctx.log.info(`no kiln serve state in ${dir}: showing what MLflow records (kiln.* version tags)`);
-          const rows = (await fromMlflow(name, io.env, ctx.config.mlflow)).slice(0, limit);
+          const rows = (
+            await fromMlflow(name, io.env, ctx.config.mlflow).catch((e: unknown) => {
+              if (e instanceof KilnError && e.code === 'MODEL_NOT_FOUND') throw e;
+              throw new KilnError(
+                'HISTORY_NOT_FOUND',
+                `no kiln serve state in ${dir}, and MLflow's kiln.* tags could not be read: ${(e as Error).message}`,
+                {
+                  kind: 'usage',
+                  cause: e,
+                  hint: "run it with kiln serve's kiln.yaml (--config; server.stateDir), or with MLFLOW_TRACKING_URI set to the MLflow kiln promote records into",
+                },
+              );
+            })
+          ).slice(0, limit);
           ctx.result(rows.length === 0 ? `no promotions recorded for ${name}` : table(rows), {
             name,
             promotions: rows.map(toJson),
@@ -66,7 +79,12 @@ async function fromMlflow(
   const { MlflowClient, mlflowOptionsFromEnv } = await import('../../mlflow/index.ts');
   const { searchModelVersions } = await import('../../mlflow/search.ts');
   const { TAGS } = await import('../../pipeline/promote.ts');
-  const client = new MlflowClient(mlflowOptionsFromEnv(env, fallback));
+  // A person is waiting: one attempt with a short timeout, not the promote path's minutes of retries.
+  const client = new MlflowClient({
+    ...mlflowOptionsFromEnv(env, fallback),
+    retry: { attempts: 1 },
+    timeoutMs: 5000,
+  });
   const { versions } = await searchModelVersions(client, name);
   if (versions.length === 0) {
     throw new KilnError('MODEL_NOT_FOUND', `MLflow has no registered model "${name}"`, {
