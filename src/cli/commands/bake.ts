@@ -115,6 +115,8 @@ export const registerBake: RegisterCommand = (program, io) =>
         });
         ctx.progress.finish('moved');
         if (!res.reused) ctx.log.info(`pushed ${target.name}:${tag}`);
-        ctx.result(res.reference, { ...res, ...(signed ? { signed } : {}) });
+        // One --json shape: `scan` is null when nothing was scanned in this run (scanning off, or
+        // the tag already held this bake: it was scanned when it was first baked).
+        ctx.result(res.reference, { ...res, scan: res.scan ?? null, ...(signed ? { signed } : {}) });
       }),
     );
