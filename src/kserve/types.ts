@@ -1,5 +1,5 @@
 // The slice of serving.kserve.io/v1beta1 InferenceService that kiln reads or writes. The CRD
-// (shared/fixtures/kserve, KServe v0.20.0) is the authority; everything else is passed through.
+// (KServe v0.20.0's, from its Go module: scripts/setup kube) is the authority; everything else is passed through.
 
 export const GROUP = 'serving.kserve.io';
 export const VERSION = 'v1beta1';

@@ -9,7 +9,6 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
-export const SHARED_DIR = resolve(REPO_ROOT, '..', 'shared');
 /** Tools cache outside the clone (scripts/lib.sh sets it; the same default is repeated here for direct runs). */
 export const TOOLS_DIR = process.env['KILN_TOOLS'] ?? join(process.env['HOME'] ?? '/root', '.cache', 'kiln');
 export const toolPath = (name: string): string => join(TOOLS_DIR, 'bin', name);
