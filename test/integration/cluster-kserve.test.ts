@@ -159,9 +159,17 @@ test("modelcar: KServe's pod webhook injects kiln's image as the modelcar next t
 });
 
 test("kiln status reads what KServe's controller wrote: raw mode, kiln's digest, not ready (no kubelet)", async () => {
-  const r = await kiln('status', `${NS}/car`, '--json');
-  assert.equal(r.code, 0, r.stderr);
-  const status = JSON.parse(r.stdout);
+  // KServe's controller writes the status asynchronously after the deploy: wait for it to have
+  // reconciled this generation, then check what kiln status reads from it.
+  const status = await until(
+    'kiln status to see the controller reconcile car',
+    async () => {
+      const r = await kiln('status', `${NS}/car`, '--json');
+      assert.equal(r.code, 0, r.stderr);
+      return JSON.parse(r.stdout) as Obj;
+    },
+    (s) => s.reconciled === true,
+  );
   assert.equal(status.deploymentMode, 'RawDeployment');
   assert.equal(status.image, image('d'));
   assert.equal(status.reconciled, true);
