@@ -105,29 +105,10 @@ export const registerPromote: RegisterCommand = (program, io) =>
           );
           return;
         }
-        const res = await promote(
-          {
-            name: ref.name,
-            alias: 'alias' in ref ? ref.alias : undefined,
-            version: 'version' in ref ? ref.version : undefined,
-            signal: ctx.signal,
-          },
-          settings,
-          {
-            mlflow: mlflowOptionsFromEnv(io.env, ctx.config.mlflow),
-            env: io.env,
-            keyPassword: () =>
-              resolvePassword({
-                env: io.env,
-                tty: processTty(),
-                confirm: false,
-                purpose: `private key ${settings.signKey}`,
-              }),
-            sourceDateEpoch: sourceDateEpoch(io.env),
-            log: ctx.log,
-            onProgress: ctx.progress.sink,
-          },
-        );
+        const res = await promote({ ...request, signal: ctx.signal }, settings, {
+          ...penv,
+          onProgress: ctx.progress.sink,
+        });
         ctx.progress.finish('moved');
         ctx.result(res.reference, { ...res });
       }),

@@ -100,6 +100,20 @@ export async function putManifest(
   bytes: Uint8Array,
   mediaType: string,
 ): Promise<Digest> {
+  return (await putManifestReporting(t, repo, ref, bytes, mediaType)).digest;
+}
+
+/**
+ * putManifest that also reports the `OCI-Subject` header: set when the registry indexed the
+ * manifest's subject for the referrers API (OCI distribution spec 1.1, "Pushing manifests with subject").
+ */
+export async function putManifestReporting(
+  t: Transport,
+  repo: string,
+  ref: string,
+  bytes: Uint8Array,
+  mediaType: string,
+): Promise<{ digest: Digest; ociSubject: string | undefined }> {
   const digest = sha256Digest(bytes);
   const what = refWhat(t, repo, ref);
   if (isDigest(ref) && ref !== digest) throw digestMismatch(`${what} (push by digest)`, ref, digest);
@@ -132,5 +146,5 @@ export async function putManifest(
   drain(res);
   const stored = header(res, 'docker-content-digest');
   if (stored && stored !== digest) throw digestMismatch(`${what} (Docker-Content-Digest)`, digest, stored);
-  return digest;
+  return { digest, ociSubject: header(res, 'oci-subject') };
 }

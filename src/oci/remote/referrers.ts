@@ -11,10 +11,10 @@
 import { type Digest, sha256Digest } from '../digest.ts';
 import { MT } from '../mediatypes.ts';
 import type { Index } from '../types.ts';
-import { pullScope, pushScope } from './blobs.ts';
+import { pullScope } from './blobs.ts';
 import { drain, header, readBody } from './http.ts';
+import { putManifestReporting } from './manifests.ts';
 import type { Transport } from './transport.ts';
-import { digestMismatch } from './verify.ts';
 
 /** A referrers list is an index of small descriptors; 4 MiB holds tens of thousands. */
 const MAX_INDEX_BYTES = 4 << 20;
@@ -56,19 +56,5 @@ export async function putManifestWithSubject(
   bytes: Uint8Array,
   mediaType: string,
 ): Promise<{ digest: Digest; ociSubject: string | undefined }> {
-  const digest = sha256Digest(bytes);
-  const what = `manifest ${t.registry}/${repo}@${digest}`;
-  const res = await t.request({
-    method: 'PUT',
-    url: `/v2/${repo}/manifests/${digest}`,
-    headers: { 'content-type': mediaType },
-    body: bytes,
-    scopes: [pushScope(repo)],
-    ok: [201, 200],
-    ctx: { what },
-  });
-  drain(res);
-  const stored = header(res, 'docker-content-digest');
-  if (stored && stored !== digest) throw digestMismatch(`${what} (Docker-Content-Digest)`, digest, stored);
-  return { digest, ociSubject: header(res, 'oci-subject') };
+  return putManifestReporting(t, repo, sha256Digest(bytes), bytes, mediaType);
 }
