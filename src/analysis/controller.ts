@@ -10,6 +10,7 @@ import { summarize } from '../kserve/status.ts';
 import type { InferenceService, IsvcRef } from '../kserve/types.ts';
 import { type Logger, silentLogger } from '../log.ts';
 import { checkAgreement, type Endpoints } from './agreement.ts';
+import { decisionEvent } from './events.ts';
 import { judge, worst } from './judge.ts';
 import type { MetricSource, Revisions } from './provider.ts';
 import { decide, isFinished, percentOf, startAnalysis } from './steps.ts';
@@ -81,6 +82,7 @@ export async function tick(s: AnalysisState, deps: ControllerDeps): Promise<Tick
     ];
     if (report.canaryPercent !== undefined) await promoteRollout(deps.kube, ref, log);
     const decision = finishDecision(s, deps.policy, at, percent, checks);
+    await deps.kube.recordEvent?.(live, decisionEvent(decision.decision, decision.state), log);
     return { kind: 'decided', state: decision.state, decision: decision.decision };
   }
   if (!canary || report.reconciled === false || pc?.latestReadyRevision !== canary) {
@@ -120,6 +122,8 @@ export async function tick(s: AnalysisState, deps: ControllerDeps): Promise<Tick
     reason: out.reason,
     checks,
   };
+  // Every decision, holds included: `kubectl describe` then shows the whole story (repeats count up).
+  await deps.kube.recordEvent?.(live, decisionEvent(decision, out.state), log);
   return { kind: 'decided', state: out.state, decision };
 }
 

@@ -3,6 +3,7 @@
 // apply content type must be set by middleware (FIELD-NOTES "A real Kubernetes API for tests").
 import type { KubeConfig, RequestContext } from '@kubernetes/client-node';
 import { describeCause, KilnError } from '../errors.ts';
+import { type EventRecorder, eventRecorder } from './events.ts';
 import { contextNamespace, type KubeConfigOptions, loadKubeConfig } from './kubeconfig.ts';
 import { GROUP, type InferenceService, type IsvcRef, PLURAL, refString, VERSION } from './types.ts';
 
@@ -22,6 +23,11 @@ export interface Kube {
    * request, so never half-applied.
    */
   apply(ref: IsvcRef, body: InferenceService, fieldManager?: string): Promise<InferenceService>;
+  /**
+   * A Kubernetes Event on the InferenceService (events.ts); never throws. Optional: a Kube that
+   * cannot record Events (a test double) leaves it out.
+   */
+  recordEvent?: EventRecorder;
 }
 
 export interface OpenKubeOptions extends KubeConfigOptions {
@@ -54,6 +60,7 @@ export async function kubeFromConfig(kc: KubeConfig, timeoutMs = 30_000): Promis
   return {
     server,
     contextNamespace: contextNamespace(kc),
+    recordEvent: eventRecorder(kc, timeoutMs),
     async get(ref) {
       try {
         return (await api.getNamespacedCustomObject(

@@ -3,4 +3,10 @@
 // namespace dynamically) lets the bundler (scripts/build.ts) keep only what these reach: the
 // package's generated models and APIs are ~17 MB of JavaScript, and reading them was most of a
 // `kiln rollback`'s start-up.
-export { BatchV1Api, CustomObjectsApi, KubeConfig, setHeaderOptions } from '@kubernetes/client-node';
+export {
+  BatchV1Api,
+  CustomObjectsApi,
+  KubeConfig,
+  KubernetesObjectApi,
+  setHeaderOptions,
+} from '@kubernetes/client-node';

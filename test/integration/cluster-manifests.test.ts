@@ -145,8 +145,13 @@ describe('applied to a real API server', () => {
     subresource,
   });
 
+  const events = (verb: string, namespace: string) => ({ verb, namespace, resource: 'events' });
+
   test('the service account may do what kiln serve does', async () => {
     for (const a of [
+      events('create', 'models'),
+      events('get', 'models'),
+      events('patch', 'models'),
       isvc('get', 'models'),
       isvc('patch', 'models'),
       isvc('create', 'models'),
@@ -168,6 +173,9 @@ describe('applied to a real API server', () => {
       isvc('patch', 'other'),
       isvc('delete', 'models'),
       isvc('list', ''),
+      events('create', 'other'),
+      events('delete', 'models'),
+      events('list', ''),
       jobs('create', 'models'),
       jobs('update', 'kiln-builds'),
       { verb: 'create', namespace: 'kiln', resource: 'pods' },

@@ -1,5 +1,6 @@
 // Certificates and kubeconfig for the test API server: a throwaway CA, a serving certificate for
 // 127.0.0.1 and a client certificate in group system:masters (FIELD-NOTES: client-cert auth).
+import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { KubeTls } from './kube-api.ts';
@@ -43,7 +44,10 @@ export async function makeCerts(dir: string): Promise<void> {
       p('ca.crt'),
       '-CAkey',
       p('ca.key'),
-      '-CAcreateserial',
+      // A serial per leaf: `-CAcreateserial` makes the two leaves (signed in parallel) race on
+      // ca.srl ("Unable to load number from ca.srl" under load).
+      '-set_serial',
+      `0x01${randomBytes(15).toString('hex')}`,
       '-out',
       p(`${name}.crt`),
       '-days',
