@@ -1,7 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { KILN_VERSION } from '../version.ts';
 import { ContentScan, type ScanContext } from './content.ts';
-import { ParallelHash } from './parallel-hash.ts';
 import { Policy, type PolicyOptions } from './policy.ts';
 import type { FileReport, Finding, FindingSink, Role } from './types.ts';
 import { verdictOf } from './types.ts';
@@ -19,7 +18,7 @@ export interface ScanOptions extends PolicyOptions {
    * false: the caller already hashes the bytes (the bake's tar does) and applies approvals with
    * `approveReport` once it knows the sha256; the report's sha256 is empty until then.
    */
-  hash?: boolean | 'worker';
+  hash?: boolean;
 }
 
 const MAX_FINDINGS = 200;
@@ -28,7 +27,6 @@ export class FileScan {
   private readonly findings: Finding[] = [];
   private readonly globals = new Map<string, Set<string>>();
   private readonly hash: Hash | undefined;
-  private readonly parallel: ParallelHash | undefined;
   private readonly root: ContentScan;
   private size = 0;
   private dropped = 0;
@@ -39,8 +37,7 @@ export class FileScan {
   constructor(path: string, opts: ScanOptions & { policy: Policy }) {
     this.path = path;
     this.opts = opts;
-    this.hash = opts.hash === false || opts.hash === 'worker' ? undefined : createHash('sha256');
-    this.parallel = opts.hash === 'worker' ? new ParallelHash() : undefined;
+    this.hash = opts.hash === false ? undefined : createHash('sha256');
     const ctx: ScanContext = { policy: opts.policy, sinkFor: (member) => this.sinkFor(member) };
     this.root = new ContentScan(ctx, [], 0);
   }
@@ -66,14 +63,12 @@ export class FileScan {
   async write(chunk: Buffer): Promise<void> {
     this.size += chunk.length;
     this.hash?.update(chunk);
-    const hashed = this.parallel?.update(chunk);
     await this.root.write(chunk);
-    await hashed;
   }
 
   async end(): Promise<FileReport> {
     await this.root.end();
-    const sha256 = this.hash ? this.hash.digest('hex') : this.parallel ? await this.parallel.digest() : '';
+    const sha256 = this.hash ? this.hash.digest('hex') : '';
     if (this.dropped > 0) {
       this.findings.push({
         file: this.path,

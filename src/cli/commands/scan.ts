@@ -34,8 +34,10 @@ export const registerScan: RegisterCommand = (program, io) =>
         const spec = cmd.args[0]!;
         const name = /^models:\/([^/@]+)/.exec(spec)?.[1];
         const settings = scanSettings(ctx.config, name);
-        // sha256 on a second thread: a standalone scan is otherwise bound by hashing, not scanning.
-        const scanner = new Scanner({ allow: settings.allow, approve: settings.approve, hash: 'worker' });
+        // sha256 in the same pass (approvals match files by it). Measured on a quiet 2-core machine,
+        // 2 GiB array pickle: inline 2.4-2.6 s and 153 MiB peak, a hashing worker thread 2.7 s and
+        // 300 MiB (the copies handed to the worker cost more than the overlap gained).
+        const scanner = new Scanner({ allow: settings.allow, approve: settings.approve, hash: true });
         const reports = await scanSpec(spec, scanner, {
           mlflow: () => mlflowOptionsFromEnv(io.env, ctx.config.mlflow),
           transport: { insecure: ctx.config.registry.insecure, log: ctx.log },
