@@ -74,3 +74,15 @@ export class StageProgress {
     this.#sink?.({ stage: this.#stage, label: this.#label, done: this.#done, total: this.#total, phase });
   }
 }
+
+/** 1536 -> "1.5 KiB": sizes in logs, plans and progress lines. */
+export function humanBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  let v = n;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
+}

@@ -1,4 +1,4 @@
-import type { ProgressEvent, ProgressSink } from '../progress.ts';
+import { humanBytes as bytes, type ProgressEvent, type ProgressSink } from '../progress.ts';
 
 // Renders the library's progress events on stderr. Written by hand rather than with a bar
 // library (cli-progress, listr2, ...): kiln needs three things together that none gives in a
@@ -94,17 +94,6 @@ export function progressRenderer(
       write(`${verb} ${bytes(total)} in ${duration(secs)} (${bytes(total / secs)}/s; ${parts.join(', ')})\n`);
     },
   };
-}
-
-export function bytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let i = 0;
-  let v = n;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
 }
 
 function duration(s: number): string {

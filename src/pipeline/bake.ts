@@ -18,7 +18,7 @@ import {
 import { serializeImage, serializeIndex } from '../oci/mutate/serialize.ts';
 import type { ImageSource, ImageTarget, ManifestBytes } from '../oci/store.ts';
 import type { Descriptor } from '../oci/types.ts';
-import { type ProgressSink, StageProgress } from '../progress.ts';
+import { humanBytes, type ProgressSink, StageProgress } from '../progress.ts';
 import { type ResolvedBase, readBase } from './base.ts';
 import { describeHeld, recordedKeys } from './held.ts';
 import { type BuildInputs, buildFingerprint, KEY, manifestAnnotations } from './labels.ts';
@@ -397,15 +397,4 @@ function tagHeld(
 /** Every timestamp in the image: SOURCE_DATE_EPOCH when set, else the version's creation time. */
 export function bakeMtime(facts: { createdAt: Date }, sourceDateEpoch: number | undefined): number {
   return sourceDateEpoch ?? Math.floor(facts.createdAt.getTime() / 1000);
-}
-
-export function humanBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let i = 0;
-  let v = n;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
 }
