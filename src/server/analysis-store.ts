@@ -5,6 +5,7 @@
 // percent is idempotent, so every step is taken exactly once.
 import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
 import type { AnalysisState, Decision } from '../analysis/index.ts';
+import { immediate } from './sqlite-tx.ts';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS analysis_runs (
@@ -71,15 +72,7 @@ export class AnalysisStore {
   }
 
   #tx<T>(fn: () => T): T {
-    this.#db.exec('BEGIN IMMEDIATE');
-    try {
-      const out = fn();
-      this.#db.exec('COMMIT');
-      return out;
-    } catch (e) {
-      this.#db.exec('ROLLBACK');
-      throw e;
-    }
+    return immediate(this.#db, fn);
   }
 
   #run(sql: string, ...p: SQLInputValue[]) {

@@ -7,6 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import { describeCause, KilnError } from '../errors.ts';
+import { immediate } from './sqlite-tx.ts';
 import { SCHEMA } from './state-schema.ts';
 import {
   fromRow,
@@ -79,16 +80,7 @@ export class StateStore {
 
   /** BEGIN IMMEDIATE: the whole decision (dedupe + coalesce + enqueue) commits or none of it does. */
   transaction<T>(fn: () => T): T {
-    if (this.#db.isTransaction) return fn(); // nested: part of the enclosing transaction
-    this.#db.exec('BEGIN IMMEDIATE');
-    try {
-      const out = fn();
-      this.#db.exec('COMMIT');
-      return out;
-    } catch (e) {
-      this.#db.exec('ROLLBACK');
-      throw e;
-    }
+    return immediate(this.#db, fn);
   }
 
   seenDelivery(id: string): boolean {
