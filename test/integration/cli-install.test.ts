@@ -2,11 +2,11 @@
 // commands show: an old Node is named instead of a SyntaxError, `kiln` alone is a usage error,
 // help fits the screen and shows defaults, shell completion completes.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { exec as execIn } from '../rig/cosign.ts';
 import { REPO_ROOT, run, TOOLS_DIR, tempDir } from '../rig/proc.ts';
 
 let work: { path: string; remove: () => Promise<void> };
@@ -25,21 +25,9 @@ async function oldNode(): Promise<string> {
   throw new Error('no Node older than 24 found: run ./scripts/setup node');
 }
 
-function exec(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env) {
-  return new Promise<{ code: number; stdout: string; stderr: string }>((resolve, reject) => {
-    const p = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-    });
-    p.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    p.on('error', reject);
-    p.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
+/** The installed `kiln` (or any command) in the test's folder; resolves with its exit code. */
+const exec = (cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env) =>
+  execIn(cmd, args, env, work.path);
 
 before(async () => {
   work = await tempDir('cli-install');
