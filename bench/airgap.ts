@@ -8,7 +8,6 @@
 // docker:// (the import's peer, reading kiln's own archive, image only: skopeo unpacks the tar
 // to a temporary directory first); skopeo docker:// -> docker:// (no archive: the registry-bound
 // ceiling); the throughput ratios; and the archive's size against the image alone.
-import { spawn } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
 import { stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -20,39 +19,13 @@ import { RegistryRepository } from '../src/oci/remote/repository.ts';
 import { KILN_MAIN, kilnEnv } from '../test/rig/cli.ts';
 import { run, tempDir } from '../test/rig/proc.ts';
 import { type RegistryRig, startRegistry } from '../test/rig/registry.ts';
+import { type Measure, timed } from './time.ts';
 
 const { values } = parseArgs({
   options: { 'size-mib': { type: 'string', default: '1024' }, runs: { type: 'string', default: '3' } },
 });
 const size = Number(values['size-mib']) * 2 ** 20;
 const runs = Number(values.runs);
-
-interface Measure {
-  seconds: number;
-  peakMiB: number;
-}
-
-async function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<Measure> {
-  const started = process.hrtime.bigint();
-  const out = await new Promise<string>((resolve, reject) => {
-    const p = spawn('/usr/bin/time', ['-f', 'KILN_BENCH %M', cmd, ...args], {
-      env,
-      cwd,
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let err = '';
-    p.stderr.on('data', (d: Buffer) => {
-      err += d.toString();
-    });
-    p.on('close', (code) =>
-      code === 0
-        ? resolve(err)
-        : reject(new Error(`${cmd} ${args.join(' ')} exited ${code}:\n${err.slice(-3000)}`)),
-    );
-  });
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  return { seconds, peakMiB: Number(/KILN_BENCH (\d+)/.exec(out)?.[1] ?? 0) / 1024 };
-}
 
 function randomSource(total: number): Readable {
   let left = total;
@@ -125,12 +98,14 @@ try {
     await kiln(['attest', pinned, '--key', 'k.key', '--predicate', 'predicate.json']);
     const tar = join(work.path, `kiln-${i}.tar`);
     const skTar = join(work.path, `skopeo-${i}.tar`);
-    const exp = await timed(process.execPath, [KILN_MAIN, 'export', ref, '--to', tar], env, work.path);
+    const exp = await timed(process.execPath, [KILN_MAIN, 'export', ref, '--to', tar], {
+      env,
+      cwd: work.path,
+    });
     const skExp = await timed(
       'skopeo',
       ['copy', '--quiet', '--all', '--src-tls-verify=false', `docker://${pinned}`, `oci-archive:${skTar}`],
-      env,
-      work.path,
+      { env, cwd: work.path },
     );
     const imp = await timed(
       process.execPath,
@@ -145,8 +120,7 @@ try {
         '--manifests',
         join(work.path, `deploy-${i}`),
       ],
-      env,
-      work.path,
+      { env, cwd: work.path },
     );
     const skImp = await timed(
       'skopeo',
@@ -158,8 +132,7 @@ try {
         `oci-archive:${tar}:${src.host}/ml/bench@${pinned.split('@')[1]}`,
         `docker://${dstSkopeo.host}/air/ml/bench:v1`,
       ],
-      env,
-      work.path,
+      { env, cwd: work.path },
     );
     // The connected case for scale: registry to registry, no archive at all.
     const direct = await timed(
@@ -173,8 +146,7 @@ try {
         `docker://${pinned}`,
         `docker://${dstDirect.host}/air/ml/bench:v1`,
       ],
-      env,
-      work.path,
+      { env, cwd: work.path },
     );
     const archive = (await stat(tar)).size;
     const skArchive = (await stat(skTar)).size;

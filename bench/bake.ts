@@ -13,12 +13,12 @@
 // measured in the gzip rows only). buildah (vfs): from scratch + copy + config + commit + push of
 // the same files from local disk. crane and buildah do NOT pay the MLflow download kiln pays.
 // Run after `. scripts/lib.sh`; builds dist/ first (users run the compiled CLI, not the .ts).
-import { spawn } from 'node:child_process';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type LoggedFixture, logModels, type MlflowRig, startMlflow } from '../test/rig/mlflow.ts';
 import { REPO_ROOT, run, tempDir, toolPath } from '../test/rig/proc.ts';
 import { type RegistryRig, startRegistry } from '../test/rig/registry.ts';
+import { type Measure, timed } from './time.ts';
 
 const { values } = parseArgs({
   options: {
@@ -35,34 +35,6 @@ const compressions = values.compressions.split(',') as Compression[];
 const repeats = Math.max(1, Number(values.repeat));
 type Compression = 'none' | 'zstd' | 'gzip';
 type Tool = 'pipe' | 'kiln' | 'crane' | 'buildah';
-
-interface Measure {
-  seconds: number;
-  peakMiB: number;
-}
-
-/** Run a command under GNU time; returns wall seconds and the peak RSS of the process tree's largest member. */
-async function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<Measure> {
-  const started = process.hrtime.bigint();
-  const out = await new Promise<string>((resolve, reject) => {
-    const p = spawn('/usr/bin/time', ['-f', 'KILN_BENCH %M', cmd, ...args], {
-      env,
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let err = '';
-    p.stderr.on('data', (d: Buffer) => {
-      err += d.toString();
-    });
-    p.on('close', (code) =>
-      code === 0
-        ? resolve(err)
-        : reject(new Error(`${cmd} ${args.join(' ')} exited ${code}:\n${err.slice(-3000)}`)),
-    );
-  });
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  const kb = Number(/KILN_BENCH (\d+)/.exec(out)?.[1] ?? 0);
-  return { seconds, peakMiB: kb / 1024 };
-}
 
 process.stderr.write('building dist/ ...\n');
 await run('npm', ['run', '--silent', 'build'], { cwd: REPO_ROOT });
@@ -157,7 +129,7 @@ function kilnBake(model: LoggedFixture, size: number, c: Compression, tag: strin
   return timed(
     process.execPath,
     [join(REPO_ROOT, 'dist', 'cli', 'main.js'), ...args, '--compression', c, '--tag', tag],
-    env,
+    { env },
   );
 }
 
@@ -194,7 +166,7 @@ function pipeBake(
     `case "$loc" in *\\?*) sep='&';; *) sep='?';; esac`,
     `curl -sSf -o /dev/null -X PUT "$loc\${sep}digest=${digest}"`,
   ].join('\n');
-  return timed('bash', ['-c', script], process.env);
+  return timed('bash', ['-c', script]);
 }
 
 /** crane's version: append the model tar (from local disk) as a gzip layer onto scratch and push. */
@@ -202,7 +174,7 @@ function craneBake(tar: string, size: number, tag: string): Promise<Measure> {
   return timed(
     toolPath('crane'),
     ['append', '--insecure', '-f', tar, '-t', `${registry.host}/bench/crane-${size}g:${tag}`],
-    process.env,
+    { env: process.env },
   );
 }
 
@@ -224,7 +196,7 @@ async function buildahBake(
     `$B push --quiet --tls-verify=false ${c === 'none' ? '--disable-compression' : `--compression-format ${c}`} bench-${size}-${tag} docker://${registry.host}/bench/buildah-${size}g:${tag}`,
   ].join('\n');
   try {
-    return await timed('bash', ['-c', script], process.env);
+    return await timed('bash', ['-c', script]);
   } finally {
     await run('rm', ['-rf', root]).catch(() => undefined);
   }

@@ -22,6 +22,10 @@ import { ScanGate } from '../src/pipeline/scan-gate.ts';
 import { Scanner, scanStream } from '../src/scan/index.ts';
 import { REPO_ROOT, TOOLS_DIR, tempDir } from '../test/rig/proc.ts';
 import { buildScanCorpus, SCAN_PYTHON } from '../test/rig/scan-corpus.ts';
+import { measure } from './time.ts';
+
+// fickling writes safety_results.json into its working directory: every tool runs in the work folder.
+const run = (cmd: string, args: string[]) => measure(cmd, args, { cwd: work.path });
 
 const { values } = parseArgs({
   options: {
@@ -62,35 +66,6 @@ const TOOLS: Record<string, (f: string) => [string, string[]]> = {
   fickling: (f) => [join(BIN, 'fickling'), ['--check-safety', f]],
 };
 
-interface Ran {
-  code: number;
-  seconds: number;
-  peakMiB: number;
-}
-
-function timed(cmd: string, args: string[]): Promise<Ran> {
-  const t0 = performance.now();
-  return new Promise((resolve, reject) => {
-    const p = spawn('/usr/bin/time', ['-f', 'KILN_BENCH %M', cmd, ...args], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-      cwd: work.path, // fickling writes safety_results.json into its working directory
-    });
-    let err = '';
-    p.stderr.on('data', (d: Buffer) => {
-      err += d.toString();
-    });
-    p.on('error', reject);
-    p.on('close', (code) => {
-      const m = /KILN_BENCH (\d+)/.exec(err);
-      resolve({
-        code: code ?? 1,
-        seconds: (performance.now() - t0) / 1000,
-        peakMiB: m ? Number(m[1]) / 1024 : Number.NaN,
-      });
-    });
-  });
-}
-
 const tools = ['kiln', ...values.tools.split(',').filter((t) => t in TOOLS)];
 // Absolute MB/s on a shared 2-core machine mean little: print the load, compare columns of one run.
 const load = (): string =>
@@ -119,7 +94,7 @@ try {
       const hit =
         tool === 'kiln'
           ? (await scanStream(scanner, f, createReadStream(f))).verdict === 'block'
-          : (await timed(...TOOLS[tool]!(f))).code !== 0;
+          : (await run(...TOOLS[tool]!(f))).code !== 0;
       if (hit) blocked++;
       else missed.push(basename(f));
     }
@@ -127,7 +102,7 @@ try {
       const hit =
         tool === 'kiln'
           ? (await scanStream(scanner, f, createReadStream(f))).verdict === 'block'
-          : (await timed(...TOOLS[tool]!(f))).code !== 0;
+          : (await run(...TOOLS[tool]!(f))).code !== 0;
       if (hit) fp++;
     }
     missedBy[tool] = missed;
@@ -151,7 +126,7 @@ try {
   console.log(`\nlarge pickle: ${(size / 2 ** 30).toFixed(2)} GiB of float64 arrays, protocol 5`);
   console.log('| tool | exit | seconds | MB/s | peak RSS MiB |\n|---|---|---|---|---|');
   for (const tool of tools) {
-    const r = await timed(...TOOLS[tool]!(big));
+    const r = await run(...TOOLS[tool]!(big));
     console.log(
       `| ${tool} | ${r.code} | ${r.seconds.toFixed(1)} | ${(size / 1e6 / r.seconds).toFixed(0)} | ${r.peakMiB.toFixed(0)} |`,
     );
@@ -159,7 +134,7 @@ try {
 
   // 3. Overhead inside the bake's layer stream.
   const child = (mode: string) =>
-    timed(process.execPath, [join(REPO_ROOT, 'bench/scan.ts'), '--layer-child', mode, '--file', big]);
+    run(process.execPath, [join(REPO_ROOT, 'bench/scan.ts'), '--layer-child', mode, '--file', big]);
   const plain = await child('plain');
   const scanned = await child('scan');
   const plain2 = await child('plain');
