@@ -16,6 +16,7 @@ import { MT } from '../oci/mediatypes.ts';
 import { referrersTag } from '../oci/referrers.ts';
 import type { ImageSource, ManifestBytes } from '../oci/store.ts';
 import type { Descriptor, Index } from '../oci/types.ts';
+import { k8sName } from '../pipeline/deploy-plan.ts';
 import { attestationTag, signatureTag } from '../sign/cosign-layers.ts';
 import { KILN_VERSION } from '../version.ts';
 import { collectImage, referrerDescriptor } from './collect.ts';
@@ -27,7 +28,7 @@ import {
   INDEX_SUM_FILE,
   ISVC_DIR,
 } from './index-file.ts';
-import { isvcInputs, isvcName, renderIsvcYaml } from './isvc.ts';
+import { isvcInputs, renderIsvcYaml } from './isvc.ts';
 
 export interface ExportSource {
   source: ImageSource;
@@ -90,7 +91,7 @@ export async function exportImages(
       let isvc: ExportedImage['inferenceService'];
       if (inputs) {
         // Two images of one model (two versions) get two InferenceServices: name-2, name-3...
-        const base = isvcName(inputs.model.name);
+        const base = k8sName(inputs.model.name);
         let name = base;
         for (let n = 2; files.some((f) => f.path === `${ISVC_DIR}/${opts.namespace}/${name}.yaml`); n++) {
           name = `${base.slice(0, 60)}-${n}`;

@@ -1,20 +1,6 @@
-// `kiln import FILE.tar --to REGISTRY/PREFIX --key cosign.pub`: the other side of the air gap.
-// It talks to one registry only (the new one) and never to MLflow or the source registry.
-// Order, so that nothing is ever half-imported:
-// 1. the archive is checked whole first (kiln-export.json vs its checksum, every object present
-//    with its size, the end-of-archive marker) and every image's signatures and attestations are
-//    verified with the key FROM THE ARCHIVE: an altered, cut or other-key archive is refused
-//    before a single byte is pushed;
-// 2. per image: blobs (streamed, verified against their digests as they flow), then manifests by
-//    digest (platforms before the index), the classic .sig/.att images, the bundles as
-//    referrers (API, or the sha256-<hex> fallback index), then the .sig/.att tags;
-// 3. signatures and attestations verified again, now in the new registry, with the key;
-// 4. only then the image's own tags, and the InferenceService manifests rewritten to the new
-//    registry (same digests).
-// A failure in 2 leaves only untagged, unreferenced content: re-running the import finishes it.
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { isKilnError, KilnError } from '../errors.ts';
+import { writeFileAtomic } from '../kserve/manifest-file.ts';
 import { type Logger, silentLogger } from '../log.ts';
 import { pushReferrers } from '../oci/referrers.ts';
 import type { Registry } from '../oci/remote/client.ts';
@@ -113,7 +99,7 @@ async function importOne(
     if (inputs) {
       const ref = { namespace: image.inferenceService.namespace, name: image.inferenceService.name };
       isvcFile = join(resolve(opts.manifestsDir), ref.namespace, `${ref.name}.yaml`);
-      await atomicWrite(isvcFile, renderIsvcYaml(ref, reference, inputs, opts.now ?? new Date()));
+      await writeFileAtomic(isvcFile, renderIsvcYaml(ref, reference, inputs, opts.now ?? new Date()));
     }
   }
   log.info(`imported ${reference}${image.tags.length ? ` (tags ${image.tags.join(', ')})` : ''}`);
@@ -132,18 +118,6 @@ async function asArchiveError<T>(file: string, fn: () => Promise<T>): Promise<T>
         details: e.details,
       });
     }
-    throw e;
-  }
-}
-
-async function atomicWrite(path: string, text: string): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}`;
-  try {
-    await writeFile(tmp, text);
-    await rename(tmp, path);
-  } catch (e) {
-    await rm(tmp, { force: true });
     throw e;
   }
 }

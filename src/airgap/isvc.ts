@@ -30,13 +30,3 @@ export function renderIsvcYaml(ref: IsvcRef, image: string, inputs: IsvcInputs, 
   const state = planDeploy(ref, undefined, { image, ...inputs }, now, { generations: false });
   return stringify(renderInferenceService(ref, state, undefined));
 }
-
-/** `models:/Iris_Classifier` -> `iris-classifier`: a Kubernetes-safe default name. */
-export function isvcName(modelName: string): string {
-  const name = modelName
-    .toLowerCase()
-    .replace(/[^a-z0-9-]+/g, '-')
-    .slice(0, 63)
-    .replace(/^-+|-+$/g, '');
-  return name || 'model';
-}

@@ -29,6 +29,12 @@ export async function writeManifestFile(
   const state = planDeploy(ref, live, req, now, { generations: false });
   const text = stringify(renderInferenceService(ref, state, live));
   if (text === before) return { path, changed: false };
+  await writeFileAtomic(path, text);
+  return { path, changed: true };
+}
+
+/** Write `text` to `path` through a temporary file and a rename: never a half-written manifest. */
+export async function writeFileAtomic(path: string, text: string): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
   try {
@@ -38,7 +44,6 @@ export async function writeManifestFile(
     await rm(tmp, { force: true });
     throw e;
   }
-  return { path, changed: true };
 }
 
 function parseExisting(path: string, text: string): InferenceService {
