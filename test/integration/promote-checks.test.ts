@@ -233,10 +233,11 @@ test('a re-run with nothing left to sign asks for no key password', async () => 
     '--sign-key',
     `${prefix}.key`,
   ];
-  const first = await kiln(args, { env: { ...env, COSIGN_PASSWORD: 'pw' } });
+  // In the test's folder: with no deploy target the InferenceService YAML goes to ./kiln-deploy.
+  const first = await kiln(args, { env: { ...env, COSIGN_PASSWORD: 'pw' }, cwd: work.path });
   assert.equal(first.code, 0, first.stderr);
   // No COSIGN_PASSWORD and no terminal: asking for the password would fail the run.
-  const again = await kiln(args, { env });
+  const again = await kiln(args, { env, cwd: work.path });
   assert.equal(again.code, 0, again.stderr);
   assert.equal(again.stdout, first.stdout);
   assert.match(again.stderr, /already baked as .* and signed: no upload/);
