@@ -237,8 +237,23 @@ function judgeHistograms(
     minEffect: check.maxIncrease,
   };
   const what = `canary p${check.quantile * 100} ${fmt(qc)}s / median ${fmt(mc)}s vs primary ${fmt(qp)}s / ${fmt(mp)}s (ratio ${ratio.toFixed(2)}, ${n1}/${n2} requests, P(canary slower) ${mw.cles.toFixed(2)})`;
-  return compared(test, what, values, `ratio < ${check.maxIncrease} or p >= ${ctx.alpha}`);
+  // The test and the effect must speak of the same thing. Mann-Whitney asks whether a canary request
+  // tends to be slower than a primary one; binned latencies are mostly ties, so a couple of requests
+  // one bucket up can make that "significant" while the p99 of a few dozen requests moves a lot (an
+  // A/A canary was aborted here with P(canary slower) 0.53). So the shift itself must be at least
+  // small (Vargha-Delaney A >= 0.56) before the ratio counts as an effect.
+  const big = ratio >= check.maxIncrease && mw.cles >= MIN_SHIFT;
+  return compared(
+    test,
+    what,
+    values,
+    `ratio < ${check.maxIncrease} or P(canary slower) < ${MIN_SHIFT} or p >= ${ctx.alpha}`,
+    big,
+  );
 }
+
+/** Vargha and Delaney's threshold for a "small" stochastic superiority (A12), 2000. */
+const MIN_SHIFT = 0.56;
 
 /** Worse AND significant: fail. Worse by enough but not significant yet: hold. Otherwise pass. */
 function compared(
@@ -246,8 +261,8 @@ function compared(
   what: string,
   values: Record<string, unknown>,
   threshold: string,
+  big = test.effect >= test.minEffect,
 ): Judged {
-  const big = test.effect >= test.minEffect;
   const significant = test.p < test.alpha;
   const stat = `${test.name} p=${test.p.toPrecision(3)}`;
   if (big && significant)

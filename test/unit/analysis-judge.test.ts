@@ -172,3 +172,20 @@ test('latency from histograms: every request one observation; a whole-distributi
   const few = judge(latency, { kind: 'histograms', bounds, canary: [0, 5, 0, 0, 0, 0], primary }, ctx);
   assert.equal(few.verdict, 'inconclusive');
 });
+
+test('latency from histograms: an A/A canary with two requests one bucket up is not aborted (seen in a real run)', () => {
+  // The counts of a real A/A step: all 113 primary and 33 of 35 canary requests under 5 ms, two
+  // canary requests in 5-10 ms. Tie-corrected Mann-Whitney calls that significant (p ~ 0.006) and the
+  // p99 of 35 requests nearly doubles, but a canary request is slower than a primary one in 53% of
+  // pairs: no shift worth an abort.
+  const bounds = [0.005, 0.01, 0.025, 0.05, 0.1, Number.POSITIVE_INFINITY];
+  const aa = judge(
+    latency,
+    { kind: 'histograms', bounds, canary: [33, 2, 0, 0, 0, 0], primary: [113, 0, 0, 0, 0, 0] },
+    { ...ctx, minRequests: 20 },
+  );
+  assert.ok((aa.test?.p ?? 1) < 0.01, 'the rank test alone would fail it');
+  assert.ok((aa.test?.effect ?? 0) > 1.5, 'the p99 ratio alone would fail it');
+  assert.notEqual(aa.verdict, 'fail', aa.reason);
+  assert.match(aa.reason, /P\(canary slower\) 0\.53/);
+});
