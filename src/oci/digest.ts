@@ -30,6 +30,12 @@ export function sha256Digest(data: Uint8Array | string): Digest {
 /** The hex part of a digest (`sha256:abc` -> `abc`). */
 export const digestHex = (d: Digest): string => d.slice(d.indexOf(':') + 1);
 
+/** What hashes a stream as it flows: digest and size are valid once the stream has ended. */
+export interface StreamDigest {
+  digest(): Digest;
+  readonly size: number;
+}
+
 /**
  * A pass-through stream that hashes and counts what flows through it; `digest()` and `size`
  * are valid once the stream has ended. Used to hash while streaming, never by re-reading.

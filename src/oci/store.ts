@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { Digest } from './digest.ts';
+import type { Digest, StreamDigest } from './digest.ts';
 import type { Descriptor } from './types.ts';
 
 // The two transport-facing interfaces every stage after `image` works through. A registry
@@ -31,7 +31,7 @@ export interface ImageTarget extends ImageSource {
   copyBlob(desc: Descriptor, from: ImageSource): Promise<void>;
   putBlob(bytes: Uint8Array, mediaType: string): Promise<Descriptor>;
   /** Store a blob whose digest is known only once the stream ends (a freshly built layer). */
-  putBlobStream(body: Readable, opts?: { signal?: AbortSignal }): Promise<{ digest: Digest; size: number }>;
+  putBlobStream(body: Readable, opts?: BlobStreamOptions): Promise<{ digest: Digest; size: number }>;
   /** Store a manifest by digest, and point `tag` at it when given. */
   putManifest(manifest: ManifestBytes, tag?: string): Promise<void>;
   /** The digest a tag points at, or undefined when the tag does not exist. */
@@ -40,6 +40,16 @@ export interface ImageTarget extends ImageSource {
   close(): Promise<void>;
   /** Undo what a failed bake left behind where possible (an archive deletes its partial file). */
   abort?(): Promise<void>;
+}
+
+export interface BlobStreamOptions {
+  signal?: AbortSignal | undefined;
+  /**
+   * Already hashing exactly the bytes of `body` (the layer builder's last stage, seen through
+   * progress counters): the store takes the digest from it instead of hashing the blob again, at
+   * ~1.3 GB/s a second of CPU per GiB it would otherwise spend on the bake's critical path.
+   */
+  hashedBy?: StreamDigest | undefined;
 }
 
 export const MAX_CONFIG_BYTES = 4 << 20;

@@ -197,10 +197,10 @@ async function bakeInto(req: BakeRequest): Promise<BakeResult> {
   download.start();
   // The upload side is not torn down on abort: a registry upload ends its body cleanly and
   // cancels its session (see uploadBlobStream); the download side stops the stream.
-  const stored = await req.target.putBlobStream(
-    watched(layer.stream, upload, undefined),
-    req.signal ? { signal: req.signal } : {},
-  );
+  const stored = await req.target.putBlobStream(watched(layer.stream, upload, undefined), {
+    signal: req.signal,
+    hashedBy: layer.digester,
+  });
   download.end();
   upload.end();
   const built = layer.result();

@@ -100,9 +100,9 @@ export function timedTarget(
     if (!signing) bytes += n;
   };
   const wrapped: Partial<ImageTarget> = {
-    putBlobStream: async (body) => {
+    putBlobStream: async (body, opts) => {
       started();
-      const r = await target.putBlobStream(body);
+      const r = await target.putBlobStream(body, opts);
       add(r.size);
       return r;
     },

@@ -2,9 +2,9 @@
 // verified; HEAD-skip; mounts; digest checks; a failing source. A pass-through proxy records the
 // requests where a test must see what went over the wire.
 import assert from 'node:assert/strict';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
-import { sha256Digest } from '../../src/oci/digest.ts';
+import { HashingStream, sha256Digest } from '../../src/oci/digest.ts';
 import { Registry } from '../../src/oci/remote/index.ts';
 import { hashStream, randomStream } from '../rig/random.ts';
 import { type RegistryRig, startRegistry } from '../rig/registry.ts';
@@ -63,6 +63,25 @@ describe('registry blobs', () => {
       digest: source.digest(),
       size: SIZE,
     });
+  });
+
+  test('a body already hashed upstream (hashedBy) is committed with that digest, not hashed again', async () => {
+    // The layer builder hashes the blob as it makes it; progress counters sit between it and the upload.
+    const source = randomStream(SIZE);
+    const hashing = new HashingStream();
+    const counted = source.stream.pipe(hashing).pipe(new PassThrough());
+    const pushed = await registry.uploadBlobStream('ml/hashed', counted, { hashedBy: hashing });
+    assert.deepEqual(pushed, { digest: source.digest(), size: SIZE, existed: false });
+
+    // Proof that the upload trusts hashedBy rather than hashing again: a wrong claim reaches the
+    // registry, which refuses it, and nothing is stored under either digest.
+    const bytes = Buffer.from('honest bytes');
+    const liar = { digest: () => sha256Digest('other bytes'), size: bytes.length };
+    await assert.rejects(
+      registry.uploadBlobStream('ml/hashed-wrong', Readable.from([bytes]), { hashedBy: liar }),
+      (e: Error & { code?: string }) => e.code === 'DIGEST_MISMATCH',
+    );
+    assert.equal(await registry.headBlob('ml/hashed-wrong', sha256Digest(bytes)), undefined);
   });
 
   test('a blob already present is not uploaded again (HEAD, then skip)', async () => {

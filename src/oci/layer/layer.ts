@@ -1,5 +1,5 @@
 import { pipeline, type Readable } from 'node:stream';
-import { type Digest, HashingStream } from '../digest.ts';
+import { type Digest, HashingStream, type StreamDigest } from '../digest.ts';
 import type { Descriptor } from '../types.ts';
 import { type Compression, compressor } from './compress.ts';
 import { type TarFile, type TarFileResult, tarStream } from './tar.ts';
@@ -20,6 +20,8 @@ export interface BuiltLayer {
 export interface LayerStream {
   /** Pull this (once) into a blob sink; model bytes flow through with backpressure, never buffered. */
   stream: Readable;
+  /** The hash of exactly what `stream` emits (the blob digest), for a store not to hash it again. */
+  digester: StreamDigest;
   /** Valid after `stream` has ended. */
   result(): BuiltLayer;
 }
@@ -36,6 +38,7 @@ export function buildLayer(files: readonly TarFile[], opts: LayerOptions): Layer
   const tail = comp ? pipeline(tar, diff, comp, blob, noop) : pipeline(tar, diff, noop);
   return {
     stream: tail as unknown as Readable,
+    digester: blob,
     result() {
       return {
         descriptor: { mediaType: opts.mediaType, digest: blob.digest(), size: blob.size },

@@ -4,10 +4,10 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { pipeline, type Readable } from 'node:stream';
 import { KilnError } from '../../errors.ts';
 import { classifySystemError } from '../../syserrors.ts';
-import { type Digest, digestHex, HashingStream, sha256Digest } from '../digest.ts';
+import { type Digest, digestHex, HashingStream, type StreamDigest, sha256Digest } from '../digest.ts';
 import { padding, ustarHeader } from '../layer/tar.ts';
 import { MT } from '../mediatypes.ts';
-import type { ImageSource, ImageTarget, ManifestBytes } from '../store.ts';
+import type { BlobStreamOptions, ImageSource, ImageTarget, ManifestBytes } from '../store.ts';
 import type { Descriptor, Index } from '../types.ts';
 import { sweepStale } from './dirs.ts';
 import { REF_NAME } from './layout.ts';
@@ -86,12 +86,17 @@ export class OciArchive implements ImageTarget {
     }
   }
 
-  async putBlobStream(body: Readable): Promise<{ digest: Digest; size: number }> {
+  async putBlobStream(
+    body: Readable,
+    opts: BlobStreamOptions = {},
+  ): Promise<{ digest: Digest; size: number }> {
     const headerAt = this.offset;
     this.offset += 512; // placeholder, rewritten below
-    const hash = new HashingStream();
+    const own = opts.hashedBy ? undefined : new HashingStream();
+    const hash: StreamDigest = opts.hashedBy ?? (own as HashingStream);
     // pipeline (not .pipe) so an error in the source reaches this loop instead of stalling it.
-    for await (const chunk of pipeline(body, hash, () => {}) as AsyncIterable<Buffer>) {
+    const stream = own ? pipeline(body, own, () => {}) : body;
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
       await this.fh.write(chunk, 0, chunk.length, this.offset);
       this.offset += chunk.length;
     }

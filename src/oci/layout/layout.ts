@@ -5,9 +5,16 @@ import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { KilnError } from '../../errors.ts';
-import { type Digest, digestHex, HashingStream, isDigest, sha256Digest } from '../digest.ts';
+import {
+  type Digest,
+  digestHex,
+  HashingStream,
+  isDigest,
+  type StreamDigest,
+  sha256Digest,
+} from '../digest.ts';
 import { MT } from '../mediatypes.ts';
-import type { ImageSource, ImageTarget, ManifestBytes } from '../store.ts';
+import type { BlobStreamOptions, ImageSource, ImageTarget, ManifestBytes } from '../store.ts';
 import { MAX_CONFIG_BYTES } from '../store.ts';
 import type { Descriptor, Index } from '../types.ts';
 import { ensureDir, fsError, removeCreated, sweepStale } from './dirs.ts';
@@ -140,18 +147,22 @@ export class OciLayout implements ImageTarget {
     return { mediaType, digest, size: bytes.length };
   }
 
-  async putBlobStream(body: Readable): Promise<{ digest: Digest; size: number }> {
+  async putBlobStream(
+    body: Readable,
+    opts: BlobStreamOptions = {},
+  ): Promise<{ digest: Digest; size: number }> {
     // Stream straight into the blob directory under a temporary name, then rename to the digest:
     // the final copy, not a second one, and never a half-written blob under a real digest.
     // The pid in the name lets the next run remove it if this process is killed (sweep()).
     const tmp = join(this.dir, 'blobs', 'sha256', `.tmp-${process.pid}-${randomBytes(8).toString('hex')}`);
     // A body that hashes itself (the layer builder's last stage) is not hashed a second time.
-    const hash = body instanceof HashingStream ? body : new HashingStream();
+    const known = opts.hashedBy ?? (body instanceof HashingStream ? body : undefined);
+    const own = known ? undefined : new HashingStream();
+    const hash: StreamDigest = known ?? (own as HashingStream);
     this.inflight.add(tmp);
     try {
-      await (hash === body
-        ? pipeline(body, createWriteStream(tmp))
-        : pipeline(body, hash, createWriteStream(tmp)));
+      // opts.signal is not needed here: the bake stops the stream itself (an error ends this pipeline).
+      await (own ? pipeline(body, own, createWriteStream(tmp)) : pipeline(body, createWriteStream(tmp)));
       const digest = hash.digest();
       await rename(tmp, this.blobPath(digest));
       return { digest, size: hash.size };

@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { KilnError } from '../../errors.ts';
 import type { Digest } from '../digest.ts';
-import type { ImageSource, ImageTarget, ManifestBytes } from '../store.ts';
+import type { BlobStreamOptions, ImageSource, ImageTarget, ManifestBytes } from '../store.ts';
 import { MAX_CONFIG_BYTES } from '../store.ts';
 import type { Descriptor } from '../types.ts';
 import type { Registry } from './client.ts';
@@ -58,13 +58,9 @@ export class RegistryRepository implements ImageTarget {
 
   async putBlobStream(
     body: Readable,
-    opts?: { signal?: AbortSignal },
+    opts: BlobStreamOptions = {},
   ): Promise<{ digest: Digest; size: number }> {
-    const r = await this.registry.uploadBlobStream(
-      this.repo,
-      body,
-      opts?.signal ? { signal: opts.signal } : {},
-    );
+    const r = await this.registry.uploadBlobStream(this.repo, body, opts);
     return { digest: r.digest, size: r.size };
   }
 
