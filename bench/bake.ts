@@ -13,12 +13,14 @@
 // measured in the gzip rows only). buildah (vfs): from scratch + copy + config + commit + push of
 // the same files from local disk. crane and buildah do NOT pay the MLflow download kiln pays.
 // Run after `. scripts/lib.sh`; builds dist/ first (users run the compiled CLI, not the .ts).
+
+import { availableParallelism } from 'node:os';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type LoggedFixture, logModels, type MlflowRig, startMlflow } from '../test/rig/mlflow.ts';
 import { REPO_ROOT, run, tempDir, toolPath } from '../test/rig/proc.ts';
 import { type RegistryRig, startRegistry } from '../test/rig/registry.ts';
-import { type Measure, timed } from './time.ts';
+import { groupCpuSeconds, type Measure, timed } from './time.ts';
 
 const { values } = parseArgs({
   options: {
@@ -35,11 +37,18 @@ const compressions = values.compressions.split(',') as Compression[];
 const repeats = Math.max(1, Number(values.repeat));
 type Compression = 'none' | 'zstd' | 'gzip';
 type Tool = 'pipe' | 'kiln' | 'crane' | 'buildah';
+/** A run, with the CPU the two servers spent during it (they share the machine's cores with the tool). */
+interface Run extends Measure {
+  mlflowCpu: number;
+  registryCpu: number;
+}
+const CORES = availableParallelism();
 
 process.stderr.write('building dist/ ...\n');
 await run('npm', ['run', '--silent', 'build'], { cwd: REPO_ROOT });
 const [mlflow, registry, work] = await Promise.all([startMlflow(), startRegistry(), tempDir('bench-bake')]);
 const lines: string[] = [];
+const cpuLines: string[] = [];
 try {
   process.stderr.write(`making random models of ${sizes.join(', ')} GiB in MLflow ...\n`);
   const models = (await logModels(
@@ -55,17 +64,19 @@ try {
     }
     for (const c of compressions) {
       const pipeDigest = c === 'gzip' ? await pigzDigest(model) : `sha256:${weights(model).sha256}`;
-      const all: Record<Tool, Measure[]> = { pipe: [], kiln: [], crane: [], buildah: [] };
+      const all: Record<Tool, Run[]> = { pipe: [], kiln: [], crane: [], buildah: [] };
       for (let r = 0; r < repeats; r++) {
         const tag = `${c}-${r}`;
-        all.pipe.push(await pipeBake(mlflow, registry, model, size, c, pipeDigest));
-        all.kiln.push(await kilnBake(model, size, c, tag));
-        if (!values['no-crane'] && c === 'gzip') all.crane.push(await craneBake(tar, size, tag));
-        if (!values['no-buildah']) all.buildah.push(await buildahBake(model, size, c, tag));
+        all.pipe.push(await observed(() => pipeBake(mlflow, registry, model, size, c, pipeDigest)));
+        all.kiln.push(await observed(() => kilnBake(model, size, c, tag)));
+        if (!values['no-crane'] && c === 'gzip')
+          all.crane.push(await observed(() => craneBake(tar, size, tag)));
+        if (!values['no-buildah']) all.buildah.push(await observed(() => buildahBake(model, size, c, tag)));
         process.stderr.write(`  ${size} GiB ${c} run ${r + 1}/${repeats}: ${runLine(all, r)}\n`);
       }
       lines.push(row(size, c, bytes, all));
-      process.stderr.write(`${lines.at(-1)}\n`);
+      cpuLines.push(cpuRow(size, c, all));
+      process.stderr.write(`${lines.at(-1)}\n${cpuLines.at(-1)}\n`);
     }
   }
 } finally {
@@ -80,15 +91,42 @@ process.stdout.write(
     `pipe = curl MLflow artifact route | curl -X PATCH -T - (gzip rows: | pigz -1 -n |), then PUT ?digest`,
     ...lines,
     '',
+    `CPU seconds per run (median): the tool (with its children) / MLflow / registry, and busy = all three / (wall x ${CORES} cores).`,
+    'The three share the cores: a tool that spends more CPU than curl leaves less for the servers.',
+    ...cpuLines,
+    '',
   ].join('\n'),
 );
+
+/** One run, with what MLflow and the registry spent meanwhile (their process groups, from /proc). */
+async function observed(fn: () => Promise<Measure>): Promise<Run> {
+  const groups = [mlflow.service.proc.pid, registry.service.proc.pid].map((p) => p ?? -1);
+  const before = groups.map(groupCpuSeconds);
+  const m = await fn();
+  const [ml, reg] = groups.map((g, i) => groupCpuSeconds(g) - before[i]!);
+  return { ...m, mlflowCpu: ml!, registryCpu: reg! };
+}
+
+function cpuRow(size: number, c: Compression, all: Record<Tool, Run[]>): string {
+  const cells = [`${size} GiB ${c.padEnd(4)}`];
+  for (const t of ['pipe', 'kiln', 'crane', 'buildah'] as const) {
+    const rs = all[t];
+    if (rs.length === 0) continue;
+    const med = (f: (r: Run) => number) => median(rs.map(f));
+    const busy = med((r) => (r.cpuSeconds + r.mlflowCpu + r.registryCpu) / (r.seconds * CORES));
+    cells.push(
+      `${t} ${med((r) => r.cpuSeconds).toFixed(1)} / ${med((r) => r.mlflowCpu).toFixed(1)} / ${med((r) => r.registryCpu).toFixed(1)} busy ${busy.toFixed(2)}`,
+    );
+  }
+  return cells.join('  |  ');
+}
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 }
 
-function runLine(all: Record<Tool, Measure[]>, r: number): string {
+function runLine(all: Record<Tool, Run[]>, r: number): string {
   const pipe = all.pipe[r]!.seconds;
   return (['pipe', 'kiln', 'crane', 'buildah'] as const)
     .filter((t) => all[t][r])
@@ -96,7 +134,7 @@ function runLine(all: Record<Tool, Measure[]>, r: number): string {
     .join('  ');
 }
 
-function row(size: number, c: Compression, bytes: number, all: Record<Tool, Measure[]>): string {
+function row(size: number, c: Compression, bytes: number, all: Record<Tool, Run[]>): string {
   const pipeS = median(all.pipe.map((m) => m.seconds));
   const cells = [
     `${size} GiB ${c.padEnd(4)}`,

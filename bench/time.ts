@@ -1,10 +1,13 @@
-// One way for the benchmarks to time a command: wall seconds and the peak RSS GNU time reports
-// (of the largest process in the tree), with its exit code and the end of its stderr.
+// One way for the benchmarks to time a command: wall seconds, the peak RSS GNU time reports (of
+// the largest process in the tree) and the CPU it used (user + system, children included), with
+// its exit code and the end of its stderr.
 import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 
 export interface Measure {
   seconds: number;
   peakMiB: number;
+  cpuSeconds: number;
 }
 
 export interface Ran extends Measure {
@@ -19,7 +22,7 @@ export function measure(
 ): Promise<Ran> {
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
-    const p = spawn('/usr/bin/time', ['-f', 'KILN_BENCH %M', cmd, ...args], {
+    const p = spawn('/usr/bin/time', ['-f', 'KILN_BENCH %M %U %S', cmd, ...args], {
       env: opts.env ?? process.env,
       ...(opts.cwd ? { cwd: opts.cwd } : {}),
       stdio: ['ignore', 'ignore', 'pipe'],
@@ -30,11 +33,12 @@ export function measure(
     });
     p.on('error', reject);
     p.on('close', (code) => {
-      const m = /KILN_BENCH (\d+)/.exec(err);
+      const m = /KILN_BENCH (\d+) ([\d.]+) ([\d.]+)/.exec(err);
       resolve({
         code: code ?? 1,
         seconds: (performance.now() - t0) / 1000,
         peakMiB: m ? Number(m[1]) / 1024 : Number.NaN,
+        cpuSeconds: m ? Number(m[2]) + Number(m[3]) : Number.NaN,
         stderr: err.slice(-3000),
       });
     });
@@ -49,5 +53,28 @@ export async function timed(
 ): Promise<Measure> {
   const r = await measure(cmd, args, opts);
   if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.code}:\n${r.stderr}`);
-  return { seconds: r.seconds, peakMiB: r.peakMiB };
+  return { seconds: r.seconds, peakMiB: r.peakMiB, cpuSeconds: r.cpuSeconds };
+}
+
+/**
+ * CPU seconds (user + system) used so far by the live processes of a process group: the rigs start
+ * each server in its own group, so this counts MLflow with its uvicorn worker, or the registry.
+ * Read before and after a run; the difference is what the server spent on it.
+ */
+export function groupCpuSeconds(pgid: number): number {
+  const tick = 100; // USER_HZ: /proc/<pid>/stat counts in clock ticks of 1/100 s on Linux
+  let ticks = 0;
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      continue; // exited meanwhile
+    }
+    // Fields after the parenthesised command name (which may hold spaces): state is field 3.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(f[2]) === pgid) ticks += Number(f[11]) + Number(f[12]); // pgrp, utime, stime
+  }
+  return ticks / tick;
 }
