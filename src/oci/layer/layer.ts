@@ -26,23 +26,22 @@ export interface LayerStream {
   result(): BuiltLayer;
 }
 
-/** tar -> hash (diff_id) -> compress -> hash (blob digest), all in one streaming pass. */
+/** tar (hashed as it is written: diff_id) -> compress -> hash (blob digest), in one streaming pass. */
 export function buildLayer(files: readonly TarFile[], opts: LayerOptions): LayerStream {
   const done: TarFileResult[] = [];
   const tar = tarStream(files, { mtime: opts.mtime }, (f) => done.push(f));
-  const diff = new HashingStream();
   const comp = compressor(opts.compression);
-  const blob = comp ? new HashingStream() : diff;
-  const noop = (): void => {};
-  // pipeline() destroys every stage on error; the consumer of `blob` sees the first error.
-  const tail = comp ? pipeline(tar, diff, comp, blob, noop) : pipeline(tar, diff, noop);
+  const compressed = comp ? new HashingStream() : undefined;
+  const blob: StreamDigest = compressed ?? tar; // uncompressed: the blob is the tar
+  // pipeline() destroys every stage on error; the consumer of the tail sees the first error.
+  const tail = comp && compressed ? pipeline(tar.stream, comp, compressed, () => {}) : tar.stream;
   return {
     stream: tail as unknown as Readable,
     digester: blob,
     result() {
       return {
         descriptor: { mediaType: opts.mediaType, digest: blob.digest(), size: blob.size },
-        diffId: diff.digest(),
+        diffId: tar.digest(),
         files: done,
       };
     },

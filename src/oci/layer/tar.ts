@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { KilnError } from '../../errors.ts';
+import type { Digest, StreamDigest } from '../digest.ts';
 
 // A deterministic tar writer (POSIX pax / ustar, https://pubs.opengroup.org/onlinepubs/9699919799/utilities/pax.html).
 // Written by hand because a layer's diff_id must be byte-identical for identical input: every
@@ -33,16 +34,24 @@ const BLOCK = 512;
 const USTAR_MAX_SIZE = 0o77777777777; // 8 GiB - 1: larger sizes need a pax `size` record
 const ZERO_BLOCK = Buffer.alloc(BLOCK);
 
+/** The tar as a byte stream, and the sha256 of exactly those bytes (the layer's diff_id). */
+export interface TarStream extends StreamDigest {
+  stream: Readable;
+}
+
 /**
  * Stream a tar of `files` plus every parent directory (sorted by path). `onFile` receives each
  * file's sha256 as it completes; the returned stream is pulled with backpressure, so at most one
- * chunk of one file is in memory at a time.
+ * chunk of one file is in memory at a time. The whole tar is hashed here too (the diff_id), each
+ * chunk right after its file digest while its bytes are still in the CPU's cache: node's sha256
+ * ran at ~1.85 GB/s on cache-warm 64 KiB buffers and 1.15-1.4 GB/s on a 64 MiB one here. It also
+ * spares the layer a stream stage; a 1 GiB bake used ~0.1 CPU-s less (within run-to-run noise).
  */
 export function tarStream(
   files: readonly TarFile[],
   opts: TarOptions,
   onFile?: (r: TarFileResult) => void,
-): Readable {
+): TarStream {
   const fileMode = opts.fileMode ?? 0o644;
   const dirMode = opts.dirMode ?? 0o755;
   const dirs = new Set<string>();
@@ -56,20 +65,25 @@ export function tarStream(
     ...files.map((file): Entry => ({ kind: 'file', path: file.path, file })),
   ].sort((a, b) => compareBytes(a.path, b.path));
 
+  const tarHash = createHash('sha256');
+  let size = 0;
+  let digest: Digest | undefined;
+  const out = (b: Buffer): Buffer => {
+    tarHash.update(b);
+    size += b.length;
+    return b;
+  };
+
   async function* generate(): AsyncGenerator<Buffer> {
     for (const e of entries) {
       if (e.kind === 'dir') {
-        yield* header({ path: e.path, size: 0, mode: dirMode, type: '5', mtime: opts.mtime });
+        for (const b of header({ path: e.path, size: 0, mode: dirMode, type: '5', mtime: opts.mtime }))
+          yield out(b);
         continue;
       }
       const { file } = e;
-      yield* header({
-        path: file.path,
-        size: file.size,
-        mode: file.mode ?? fileMode,
-        type: '0',
-        mtime: opts.mtime,
-      });
+      const fields = { path: file.path, size: file.size, mode: file.mode ?? fileMode, type: '0' as const };
+      for (const b of header({ ...fields, mtime: opts.mtime })) yield out(b);
       const hash = createHash('sha256');
       let written = 0;
       const body = await file.open();
@@ -77,7 +91,7 @@ export function tarStream(
         written += chunk.length;
         if (written > file.size) break;
         hash.update(chunk);
-        yield chunk;
+        yield out(chunk);
       }
       if (written !== file.size) {
         body.destroy();
@@ -89,13 +103,23 @@ export function tarStream(
       }
       onFile?.({ path: file.path, size: file.size, sha256: hash.digest('hex') });
       const pad = padding(file.size);
-      if (pad > 0) yield Buffer.alloc(pad);
+      if (pad > 0) yield out(Buffer.alloc(pad));
     }
     // End of archive: two zero blocks.
-    yield ZERO_BLOCK;
-    yield ZERO_BLOCK;
+    yield out(ZERO_BLOCK);
+    yield out(ZERO_BLOCK);
+    digest = `sha256:${tarHash.digest('hex')}`;
   }
-  return Readable.from(generate(), { objectMode: false, highWaterMark: 1 << 20 });
+  return {
+    stream: Readable.from(generate(), { objectMode: false, highWaterMark: 1 << 20 }),
+    digest() {
+      if (!digest) throw new Error('tarStream digest read before the tar ended');
+      return digest;
+    },
+    get size() {
+      return size;
+    },
+  };
 }
 
 interface HeaderFields {
