@@ -45,6 +45,8 @@ export class PromotionQueue {
   readonly #o: Required<Omit<QueueOptions, 'onSucceeded'>> & Pick<QueueOptions, 'onSucceeded'>;
   readonly #running = new Map<number, Running>();
   #kickScheduled = false;
+  /** Marked running in the store with a batch of deliveries; started by the next #kick. */
+  #claimed: PromotionRow[] = [];
   #started = false;
   #closing = false;
   #closed = false;
@@ -84,18 +86,35 @@ export class PromotionQueue {
     return this.#deliveries.submit({ deliveryId, offer });
   }
 
+  /**
+   * The batch's deliveries, and (same commit) the promotions that may start now: one commit per
+   * delivery instead of two when deliveries arrive one by one. Those start at the #kick that
+   * #after schedules, after the answers are written.
+   */
   #acceptBatch(batch: Array<{ deliveryId: string; offer: Offer }>): Array<OfferOutcome | undefined> {
     const { store } = this.#o;
-    const outs = store.transaction(() =>
-      batch.map(({ deliveryId, offer }) => {
+    const outs = store.transaction(() => {
+      const outs = batch.map(({ deliveryId, offer }) => {
         if (store.seenDelivery(deliveryId)) return undefined;
         const o = this.#apply({ ...offer, source: 'webhook', deliveryId });
         store.recordDelivery(deliveryId, this.#o.nowMs(), offer.name, offer.version, o.word);
         return o;
-      }),
-    );
+      });
+      const free = this.#free();
+      if (this.#started && !this.#closing && free > 0 && outs.some((o) => o?.promotionId !== undefined)) {
+        this.#claimed.push(...store.claim(free, this.#o.nowMs()));
+      }
+      return outs;
+    });
     for (const [i, out] of outs.entries()) if (out) this.#after(out, batch[i]!.offer, 'webhook');
     return outs;
+  }
+
+  /** Slots for promotions to start: running ones and claimed ones about to start count. */
+  #free(ending?: ReadonlySet<number>): number {
+    let busy = this.#claimed.length;
+    for (const id of this.#running.keys()) if (!ending?.has(id)) busy++;
+    return this.#o.concurrency - busy;
   }
 
   /** An alias read by the reconciler. */
@@ -168,7 +187,11 @@ export class PromotionQueue {
     this.#kickScheduled = true;
     setImmediate(() => {
       this.#kickScheduled = false;
-      const free = this.#o.concurrency - this.#running.size;
+      const claimed = this.#claimed;
+      this.#claimed = [];
+      // Stopping: claimed ones stay "running" in the store and are resumed at the next start.
+      if (!this.#closing) for (const row of claimed) this.#run(row);
+      const free = this.#free();
       if (!this.#closing && free > 0) {
         for (const row of this.#o.store.claim(free, this.#o.nowMs())) this.#run(row);
       }
@@ -202,7 +225,7 @@ export class PromotionQueue {
     if (this.#closed) return outcomes.map(() => undefined); // the store is (being) closed
     const now = this.#o.nowMs();
     const ending = new Set(outcomes.map((o) => o.row.id));
-    const free = this.#o.concurrency - [...this.#running.keys()].filter((id) => !ending.has(id)).length;
+    const free = this.#free(ending);
     const next = store.transaction(() => {
       for (const o of outcomes) {
         if (o.kind === 'succeeded') store.succeed(o.row.id, o.result, now);
@@ -222,7 +245,11 @@ export class PromotionQueue {
   }
 
   #isIdle(): boolean {
-    return this.#running.size === 0 && (this.#closed || this.#o.store.counts().queued === 0);
+    return (
+      this.#running.size === 0 &&
+      this.#claimed.length === 0 &&
+      (this.#closed || this.#o.store.counts().queued === 0)
+    );
   }
 
   #notifyIdle(): void {

@@ -116,6 +116,47 @@ describe('promotion queue', () => {
     q.store.close();
   });
 
+  test('a delivery that can start is marked running in its own commit; the promoter runs after the answer', async () => {
+    const q = await setup(1);
+    q.queue.start();
+    const out = await q.queue.acceptDelivery('d-run', { name: 'm', version: '1', eventAtUs: at() });
+    assert.equal(out?.word, 'queued'); // the answer does not change
+    // committed with the delivery (no second commit to claim it), but not started yet
+    assert.equal(q.store.get(out!.promotionId!)?.status, 'running');
+    assert.equal(q.calls.length, 0);
+    // a second model waits: concurrency 1 counts the claimed one before it starts
+    const other = await q.queue.acceptDelivery('d-other', { name: 'n', version: '1', eventAtUs: at() });
+    assert.equal(q.store.get(other!.promotionId!)?.status, 'queued');
+    await q.callCount(1);
+    assert.equal(q.calls[0]!.req.name, 'm');
+    q.calls[0]!.release();
+    await q.callCount(2);
+    assert.equal(q.calls[1]!.req.name, 'n');
+    q.calls[1]!.release();
+    await q.queue.idle();
+    assert.equal(q.maxInFlight(), 1);
+    q.store.close();
+  });
+
+  test('stopped before a claimed delivery starts: it stays running and is resumed once at the next start', async () => {
+    const a = await setup();
+    a.queue.start();
+    const out = await a.queue.acceptDelivery('d-stop', { name: 'm', version: '3', eventAtUs: at() });
+    assert.deepEqual(await a.queue.stop(1000), { unfinished: 0 });
+    await new Promise((r) => setImmediate(r));
+    assert.equal(a.calls.length, 0);
+    assert.equal(a.store.get(out!.promotionId!)?.status, 'running');
+    a.store.close();
+    const b = await setup(2, a.dir);
+    b.queue.start();
+    await b.callCount(1);
+    b.calls[0]!.release();
+    await b.queue.idle();
+    assert.equal(b.store.get(out!.promotionId!)?.status, 'succeeded');
+    assert.equal(b.calls.length, 1);
+    b.store.close();
+  });
+
   test('a burst while one promotion runs: the running one finishes, only the newest queued one runs next', async () => {
     const q = await setup();
     q.queue.start();
