@@ -45,7 +45,9 @@ export class PromotionQueue {
   readonly #o: Required<Omit<QueueOptions, 'onSucceeded'>> & Pick<QueueOptions, 'onSucceeded'>;
   readonly #running = new Map<number, Running>();
   #kickScheduled = false;
-  /** Marked running in the store with a batch of deliveries; started by the next #kick. */
+  /** The next scheduled turn also claims (something may have become startable). */
+  #claimNeeded = false;
+  /** Marked running in the store with a batch of deliveries; started by the next #schedule. */
   #claimed: PromotionRow[] = [];
   #started = false;
   #closing = false;
@@ -88,8 +90,9 @@ export class PromotionQueue {
 
   /**
    * The batch's deliveries, and (same commit) the promotions that may start now: one commit per
-   * delivery instead of two when deliveries arrive one by one. Those start at the #kick that
-   * #after schedules, after the answers are written.
+   * delivery instead of two when deliveries arrive one by one. They start on the next turn,
+   * after the answers are written. No later claim is needed: with no free slot, the promotion
+   * that frees one claims in its own commit (#recordOutcomes).
    */
   #acceptBatch(batch: Array<{ deliveryId: string; offer: Offer }>): Array<OfferOutcome | undefined> {
     const { store } = this.#o;
@@ -107,6 +110,7 @@ export class PromotionQueue {
       return outs;
     });
     for (const [i, out] of outs.entries()) if (out) this.#after(out, batch[i]!.offer, 'webhook');
+    if (this.#claimed.length > 0) this.#schedule();
     return outs;
   }
 
@@ -121,6 +125,7 @@ export class PromotionQueue {
   offer(offer: QueuedOffer): OfferOutcome {
     const out = this.#o.store.transaction(() => this.#apply(offer));
     this.#after(out, offer, offer.source);
+    if (out.promotionId !== undefined) this.#kick();
     return out;
   }
 
@@ -178,11 +183,16 @@ export class PromotionQueue {
       promotion: out.promotionId,
       superseded: dropped,
     });
-    if (out.promotionId !== undefined) this.#kick();
   }
 
-  /** Start what can start, on a later tick (never inside the caller's request). */
+  /** Claim and start what can start, on a later tick (never inside the caller's request). */
   #kick(): void {
+    this.#claimNeeded = true;
+    this.#schedule();
+  }
+
+  /** On a later tick: start the claimed promotions, then claim more if a #kick asked for it. */
+  #schedule(): void {
     if (this.#kickScheduled || this.#closing || !this.#started) return;
     this.#kickScheduled = true;
     setImmediate(() => {
@@ -191,8 +201,10 @@ export class PromotionQueue {
       this.#claimed = [];
       // Stopping: claimed ones stay "running" in the store and are resumed at the next start.
       if (!this.#closing) for (const row of claimed) this.#run(row);
+      const claim = this.#claimNeeded;
+      this.#claimNeeded = false;
       const free = this.#free();
-      if (!this.#closing && free > 0) {
+      if (claim && !this.#closing && free > 0) {
         for (const row of this.#o.store.claim(free, this.#o.nowMs())) this.#run(row);
       }
       this.#notifyIdle();
@@ -208,10 +220,13 @@ export class PromotionQueue {
       .then((outcome) =>
         this.#closed || outcome.kind === 'aborted' ? undefined : this.#outcomes.submit(outcome),
       )
-      .catch((e: unknown) => this.#o.log.error('recording a promotion outcome failed', { error: String(e) }))
+      .catch((e: unknown) => {
+        this.#o.log.error('recording a promotion outcome failed', { error: String(e) });
+        this.#kick(); // its commit did not claim the next ones
+      })
+      // No claim here: recording the outcome claimed in the same commit (#recordOutcomes).
       .finally(() => {
         this.#running.delete(row.id);
-        this.#kick();
         this.#notifyIdle();
       });
   }
