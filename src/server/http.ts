@@ -228,13 +228,18 @@ async function send(res: ServerResponse, answer: Response, extra: Record<string,
   writeAnswer(res, answer.status, headers, body);
 }
 
-/** The one place answers are written, so both paths frame them the same way. */
+/**
+ * The one place answers are written, so both paths frame them the same way. Bodies are whole, so
+ * they go out with Content-Length: node then sends head and body in one write, where a chunked
+ * answer took a writev of five pieces (and its client a chunk parser).
+ */
 function writeAnswer(
   res: ServerResponse,
   status: number,
   headers: Record<string, string>,
   body: Buffer | string | undefined,
 ): void {
+  if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body));
   res.writeHead(status, headers);
   res.end(body);
 }

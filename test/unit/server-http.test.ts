@@ -112,6 +112,9 @@ describe('http.ts direct route', () => {
     const { date: _d2, ...h2 } = viaFetch.headers;
     assert.deepEqual(h1, h2);
     assert.equal(h1['content-type'], 'application/json');
+    // whole bodies go out with their length (one write), not chunked
+    assert.equal(h1['content-length'], String(Buffer.byteLength(direct.body)));
+    assert.equal(h1['transfer-encoding'], undefined);
     assert.equal(direct.status, viaFetch.status);
     assert.equal(direct.body, viaFetch.body);
   });
