@@ -193,13 +193,15 @@ export class StateStore {
   }
 
   #claimable(limit: number): Array<{ id: number }> {
-    return this.#prepare(
-      // INDEXED BY: without it SQLite may walk the whole table in id order to skip a sort of
-      // a few rows; the partial indexes hold only the queued / running ones.
+    const rows = this.#prepare(
+      // INDEXED BY: the partial indexes hold only the queued / running rows; the plan must never
+      // become a walk of the whole history.
       `SELECT id FROM promotions p INDEXED BY one_queued_per_model WHERE status = 'queued' AND NOT EXISTS
-         (SELECT 1 FROM promotions r INDEXED BY one_running_per_model WHERE r.name = p.name AND r.status = 'running')
-       ORDER BY id LIMIT ?`,
-    ).all(limit) as Array<{ id: number }>;
+         (SELECT 1 FROM promotions r INDEXED BY one_running_per_model WHERE r.name = p.name AND r.status = 'running')`,
+    ).all() as Array<{ id: number }>;
+    // Oldest first, sorted here: at most one row per model, and SQLite's ORDER BY ... LIMIT
+    // opened a temporary b-tree for it (~8 µs of a ~10 µs query, run once or twice a delivery).
+    return rows.sort((a, b) => a.id - b.id).slice(0, limit);
   }
 
   /** Promotions a previous process was running when it died: they are resumed, not lost. */

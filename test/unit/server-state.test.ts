@@ -36,6 +36,21 @@ describe('state store', () => {
     s.close();
   });
 
+  test('claim starts the oldest queued first, whatever the model names', async () => {
+    const s = await store();
+    // the queued index is ordered by name: z/1 is oldest but last there
+    for (const name of ['z', 'b', 'a', 'c']) queued(s, name, '1');
+    assert.deepEqual(
+      s.claim(1, 2).map((r) => r.name),
+      ['z'],
+    );
+    assert.deepEqual(
+      s.claim(2, 3).map((r) => r.name),
+      ['b', 'a'],
+    );
+    s.close();
+  });
+
   test('claim with nothing to start takes no write lock (it runs after every promotion)', async () => {
     const s = await store();
     queued(s, 'm', '1');
