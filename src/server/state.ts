@@ -175,21 +175,19 @@ export class StateStore {
    * oldest first, marked running in one transaction.
    */
   claim(limit: number, nowMs: number): PromotionRow[] {
-    // Outside a transaction, look first: the queue asks after every promotion, and most times
-    // nothing can start. A read costs a few µs; BEGIN IMMEDIATE + COMMIT take the write lock.
+    // Outside a transaction, look first: often nothing can start (the model is busy, or the
+    // slots are), and a read costs a few µs where BEGIN IMMEDIATE + COMMIT take the write lock.
     // What is claimed is still decided inside the transaction below.
     if (!this.#db.isTransaction && this.#claimable(1).length === 0) return [];
-    return this.transaction(() => {
-      const ids = this.#claimable(limit);
-      return ids.map(({ id }) => {
-        this.#run(
-          "UPDATE promotions SET status = 'running', started_at = ?, attempts = attempts + 1 WHERE id = ?",
-          nowMs,
-          id,
-        );
-        return this.get(id) as PromotionRow;
-      });
-    });
+    return this.transaction(() =>
+      this.#claimable(limit).map(({ id }) => {
+        // RETURNING: the row as updated, without a second statement
+        const row = this.#prepare(
+          "UPDATE promotions SET status = 'running', started_at = ?, attempts = attempts + 1 WHERE id = ? RETURNING *",
+        ).get(nowMs, id) as Row;
+        return fromRow(row);
+      }),
+    );
   }
 
   #claimable(limit: number): Array<{ id: number }> {
