@@ -96,6 +96,7 @@ export class PromotionQueue {
    */
   #acceptBatch(batch: Array<{ deliveryId: string; offer: Offer }>): Array<OfferOutcome | undefined> {
     const { store } = this.#o;
+    let claimed: PromotionRow[] = [];
     const outs = store.transaction(() => {
       const outs = batch.map(({ deliveryId, offer }) => {
         if (store.seenDelivery(deliveryId)) return undefined;
@@ -105,12 +106,16 @@ export class PromotionQueue {
       });
       const free = this.#free();
       if (this.#started && !this.#closing && free > 0 && outs.some((o) => o?.promotionId !== undefined)) {
-        this.#claimed.push(...store.claim(free, this.#o.nowMs()));
+        claimed = store.claim(free, this.#o.nowMs());
       }
       return outs;
     });
+    // Only once committed: a failed commit claimed nothing.
     for (const [i, out] of outs.entries()) if (out) this.#after(out, batch[i]!.offer, 'webhook');
-    if (this.#claimed.length > 0) this.#schedule();
+    if (claimed.length > 0) {
+      this.#claimed.push(...claimed);
+      this.#schedule();
+    }
     return outs;
   }
 

@@ -138,6 +138,41 @@ describe('promotion queue', () => {
     q.store.close();
   });
 
+  test('a delivery whose commit fails claims nothing: only committed promotions ever start', async () => {
+    const q = await setup();
+    q.queue.start();
+    const transaction = q.store.transaction.bind(q.store);
+    // the batch's statements all run (claim included), then the commit fails and rolls back
+    let depth = 0;
+    q.store.transaction = <T>(fn: () => T): T => {
+      if (depth > 0) return fn(); // claim() inside the batch's transaction
+      depth++;
+      try {
+        return transaction(() => {
+          fn();
+          throw new Error('disk I/O error at commit');
+        });
+      } finally {
+        depth--;
+      }
+    };
+    await assert.rejects(
+      q.queue.acceptDelivery('d-lost', { name: 'lost', version: '1', eventAtUs: at() }),
+      /disk I\/O/,
+    );
+    q.store.transaction = transaction;
+    assert.equal(q.store.history('lost').length, 0);
+    await q.queue.acceptDelivery('d-kept', { name: 'kept', version: '1', eventAtUs: at() });
+    await q.callCount(1);
+    q.calls[0]!.release();
+    await q.queue.idle();
+    assert.deepEqual(
+      q.calls.map((c) => c.req.name),
+      ['kept'],
+    );
+    q.store.close();
+  });
+
   test('stopped before a claimed delivery starts: it stays running and is resumed once at the next start', async () => {
     const a = await setup();
     a.queue.start();
