@@ -2,8 +2,16 @@
 // the outcome (store + metrics) is the queue's job, batched with others that end in the same turn.
 import { describeCause, isKilnError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import type { PromoteResult, Promoter } from '../pipeline/promote-types.ts';
+import type { PromoteRequest, PromoteResult, Promoter } from '../pipeline/promote-types.ts';
 import type { PromotionRow } from './state.ts';
+
+/**
+ * What kiln serve hands its promoter: the request, and which promotion attempt it is, so the
+ * dashboard's recorder (dashboard/observe.ts) need not look it up in SQLite for every promotion.
+ */
+export interface ServedPromoteRequest extends PromoteRequest {
+  promotion?: { id: number; attempt: number } | undefined;
+}
 
 export type Outcome =
   | { kind: 'succeeded'; row: PromotionRow; result: PromoteResult; seconds: number }
@@ -22,7 +30,13 @@ export async function runPromotion(
   const fields = { model: row.name, version: row.version, promotion: row.id };
   log.info(`promoting ${row.name}/${row.version}`, { ...fields, attempt: row.attempts });
   try {
-    const result = await promoter({ name: row.name, version: row.version, signal });
+    const req: ServedPromoteRequest = {
+      name: row.name,
+      version: row.version,
+      signal,
+      promotion: { id: row.id, attempt: row.attempts },
+    };
+    const result = await promoter(req);
     const seconds = (performance.now() - t0) / 1000;
     log.info(`promoted ${row.name}/${row.version}: ${result.reference}`, {
       ...fields,

@@ -45,6 +45,10 @@ export class PromotionQueue {
   readonly #o: Required<Omit<QueueOptions, 'onSucceeded'>> & Pick<QueueOptions, 'onSucceeded'>;
   readonly #running = new Map<number, Running>();
   #kickScheduled = false;
+  /** The next scheduled turn also claims (something may have become startable). */
+  #claimNeeded = false;
+  /** Marked running in the store with a batch of deliveries; started by the next #schedule. */
+  #claimed: PromotionRow[] = [];
   #started = false;
   #closing = false;
   #closed = false;
@@ -84,24 +88,49 @@ export class PromotionQueue {
     return this.#deliveries.submit({ deliveryId, offer });
   }
 
+  /**
+   * The batch's deliveries, and (same commit) the promotions that may start now: one commit per
+   * delivery instead of two when deliveries arrive one by one. They start on the next turn,
+   * after the answers are written. No later claim is needed: with no free slot, the promotion
+   * that frees one claims in its own commit (#recordOutcomes).
+   */
   #acceptBatch(batch: Array<{ deliveryId: string; offer: Offer }>): Array<OfferOutcome | undefined> {
     const { store } = this.#o;
-    const outs = store.transaction(() =>
-      batch.map(({ deliveryId, offer }) => {
+    let claimed: PromotionRow[] = [];
+    const outs = store.transaction(() => {
+      const outs = batch.map(({ deliveryId, offer }) => {
         if (store.seenDelivery(deliveryId)) return undefined;
         const o = this.#apply({ ...offer, source: 'webhook', deliveryId });
         store.recordDelivery(deliveryId, this.#o.nowMs(), offer.name, offer.version, o.word);
         return o;
-      }),
-    );
+      });
+      const free = this.#free();
+      if (this.#started && !this.#closing && free > 0 && outs.some((o) => o?.promotionId !== undefined)) {
+        claimed = store.claim(free, this.#o.nowMs());
+      }
+      return outs;
+    });
+    // Only once committed: a failed commit claimed nothing.
     for (const [i, out] of outs.entries()) if (out) this.#after(out, batch[i]!.offer, 'webhook');
+    if (claimed.length > 0) {
+      this.#claimed.push(...claimed);
+      this.#schedule();
+    }
     return outs;
+  }
+
+  /** Slots for promotions to start: running ones and claimed ones about to start count. */
+  #free(ending?: ReadonlySet<number>): number {
+    let busy = this.#claimed.length;
+    for (const id of this.#running.keys()) if (!ending?.has(id)) busy++;
+    return this.#o.concurrency - busy;
   }
 
   /** An alias read by the reconciler. */
   offer(offer: QueuedOffer): OfferOutcome {
     const out = this.#o.store.transaction(() => this.#apply(offer));
     this.#after(out, offer, offer.source);
+    if (out.promotionId !== undefined) this.#kick();
     return out;
   }
 
@@ -159,17 +188,28 @@ export class PromotionQueue {
       promotion: out.promotionId,
       superseded: dropped,
     });
-    if (out.promotionId !== undefined) this.#kick();
   }
 
-  /** Start what can start, on a later tick (never inside the caller's request). */
+  /** Claim and start what can start, on a later tick (never inside the caller's request). */
   #kick(): void {
+    this.#claimNeeded = true;
+    this.#schedule();
+  }
+
+  /** On a later tick: start the claimed promotions, then claim more if a #kick asked for it. */
+  #schedule(): void {
     if (this.#kickScheduled || this.#closing || !this.#started) return;
     this.#kickScheduled = true;
     setImmediate(() => {
       this.#kickScheduled = false;
-      const free = this.#o.concurrency - this.#running.size;
-      if (!this.#closing && free > 0) {
+      const claimed = this.#claimed;
+      this.#claimed = [];
+      // Stopping: claimed ones stay "running" in the store and are resumed at the next start.
+      if (!this.#closing) for (const row of claimed) this.#run(row);
+      const claim = this.#claimNeeded;
+      this.#claimNeeded = false;
+      const free = this.#free();
+      if (claim && !this.#closing && free > 0) {
         for (const row of this.#o.store.claim(free, this.#o.nowMs())) this.#run(row);
       }
       this.#notifyIdle();
@@ -185,10 +225,13 @@ export class PromotionQueue {
       .then((outcome) =>
         this.#closed || outcome.kind === 'aborted' ? undefined : this.#outcomes.submit(outcome),
       )
-      .catch((e: unknown) => this.#o.log.error('recording a promotion outcome failed', { error: String(e) }))
+      .catch((e: unknown) => {
+        this.#o.log.error('recording a promotion outcome failed', { error: String(e) });
+        this.#kick(); // its commit did not claim the next ones
+      })
+      // No claim here: recording the outcome claimed in the same commit (#recordOutcomes).
       .finally(() => {
         this.#running.delete(row.id);
-        this.#kick();
         this.#notifyIdle();
       });
   }
@@ -202,7 +245,7 @@ export class PromotionQueue {
     if (this.#closed) return outcomes.map(() => undefined); // the store is (being) closed
     const now = this.#o.nowMs();
     const ending = new Set(outcomes.map((o) => o.row.id));
-    const free = this.#o.concurrency - [...this.#running.keys()].filter((id) => !ending.has(id)).length;
+    const free = this.#free(ending);
     const next = store.transaction(() => {
       for (const o of outcomes) {
         if (o.kind === 'succeeded') store.succeed(o.row.id, o.result, now);
@@ -222,7 +265,11 @@ export class PromotionQueue {
   }
 
   #isIdle(): boolean {
-    return this.#running.size === 0 && (this.#closed || this.#o.store.counts().queued === 0);
+    return (
+      this.#running.size === 0 &&
+      this.#claimed.length === 0 &&
+      (this.#closed || this.#o.store.counts().queued === 0)
+    );
   }
 
   #notifyIdle(): void {

@@ -132,8 +132,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       maxBodyBytes: MAX_BODY_BYTES,
       tooLarge: () => tooLarge(metrics),
       log,
+      direct: webhook ? { path: WEBHOOK_PATH, handle: webhook.direct } : undefined,
       handler: routes({
-        webhook,
+        webhook: webhook?.fetch,
         metrics: metrics.registry,
         dashboard: dashboard.handler(queue),
         readiness: {

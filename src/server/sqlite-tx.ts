@@ -1,4 +1,10 @@
-import type { DatabaseSync } from 'node:sqlite';
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
+
+/** BEGIN/COMMIT/ROLLBACK prepared once per connection: exec parses them at every transaction. */
+const prepared = new WeakMap<
+  DatabaseSync,
+  { begin: StatementSync; commit: StatementSync; rollback: StatementSync }
+>();
 
 /**
  * Run `fn` in one BEGIN IMMEDIATE transaction (the write lock taken up front, so two writers
@@ -7,13 +13,23 @@ import type { DatabaseSync } from 'node:sqlite';
  */
 export function immediate<T>(db: DatabaseSync, fn: () => T): T {
   if (db.isTransaction) return fn();
-  db.exec('BEGIN IMMEDIATE');
+  let tx = prepared.get(db);
+  if (!tx) {
+    tx = {
+      begin: db.prepare('BEGIN IMMEDIATE'),
+      commit: db.prepare('COMMIT'),
+      rollback: db.prepare('ROLLBACK'),
+    };
+    prepared.set(db, tx);
+  }
+  tx.begin.run();
   try {
     const out = fn();
-    db.exec('COMMIT');
+    tx.commit.run();
     return out;
   } catch (e) {
-    db.exec('ROLLBACK');
+    // A failed COMMIT may already have ended the transaction (SQLite rolls back on some errors).
+    if (db.isTransaction) tx.rollback.run();
     throw e;
   }
 }

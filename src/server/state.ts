@@ -175,23 +175,31 @@ export class StateStore {
    * oldest first, marked running in one transaction.
    */
   claim(limit: number, nowMs: number): PromotionRow[] {
-    return this.transaction(() => {
-      const ids = this.#prepare(
-        // INDEXED BY: without it SQLite may walk the whole table in id order to skip a sort of
-        // a few rows; the partial indexes hold only the queued / running ones.
-        `SELECT id FROM promotions p INDEXED BY one_queued_per_model WHERE status = 'queued' AND NOT EXISTS
-           (SELECT 1 FROM promotions r INDEXED BY one_running_per_model WHERE r.name = p.name AND r.status = 'running')
-         ORDER BY id LIMIT ?`,
-      ).all(limit) as Array<{ id: number }>;
-      return ids.map(({ id }) => {
-        this.#run(
-          "UPDATE promotions SET status = 'running', started_at = ?, attempts = attempts + 1 WHERE id = ?",
-          nowMs,
-          id,
-        );
-        return this.get(id) as PromotionRow;
-      });
-    });
+    // Outside a transaction, look first: often nothing can start (the model is busy, or the
+    // slots are), and a read costs a few µs where BEGIN IMMEDIATE + COMMIT take the write lock.
+    // What is claimed is still decided inside the transaction below.
+    if (!this.#db.isTransaction && this.#claimable(1).length === 0) return [];
+    return this.transaction(() =>
+      this.#claimable(limit).map(({ id }) => {
+        // RETURNING: the row as updated, without a second statement
+        const row = this.#prepare(
+          "UPDATE promotions SET status = 'running', started_at = ?, attempts = attempts + 1 WHERE id = ? RETURNING *",
+        ).get(nowMs, id) as Row;
+        return fromRow(row);
+      }),
+    );
+  }
+
+  #claimable(limit: number): Array<{ id: number }> {
+    const rows = this.#prepare(
+      // INDEXED BY: the partial indexes hold only the queued / running rows; the plan must never
+      // become a walk of the whole history.
+      `SELECT id FROM promotions p INDEXED BY one_queued_per_model WHERE status = 'queued' AND NOT EXISTS
+         (SELECT 1 FROM promotions r INDEXED BY one_running_per_model WHERE r.name = p.name AND r.status = 'running')`,
+    ).all() as Array<{ id: number }>;
+    // Oldest first, sorted here: at most one row per model, and SQLite's ORDER BY ... LIMIT
+    // opened a temporary b-tree for it (~8 µs of a ~10 µs query, run once or twice a delivery).
+    return rows.sort((a, b) => a.id - b.id).slice(0, limit);
   }
 
   /** Promotions a previous process was running when it died: they are resumed, not lost. */

@@ -24,20 +24,32 @@ export interface WebhookDeps {
   nowMs?: () => number;
 }
 
-export function webhookHandler(deps: WebhookDeps): (req: Request) => Promise<Response> {
+/** A webhook answer before it is framed: http.ts writes it as JSON (direct route) or as a Response. */
+export interface WebhookAnswer {
+  status: number;
+  body: Record<string, unknown>;
+}
+
+export interface WebhookHandler {
+  /** The hot path (http.ts `direct` route): node's headers and the body bytes in, JSON out. */
+  direct(req: { headers: Pick<Headers, 'get'>; body: Uint8Array }): Promise<WebhookAnswer>;
+  /** The same, fetch-shaped, for the general router (e.g. a path spelled with dot segments). */
+  fetch(req: Request): Promise<Response>;
+}
+
+export function webhookHandler(deps: WebhookDeps): WebhookHandler {
   const log = deps.log ?? silentLogger;
   const now = deps.nowMs ?? Date.now;
   const watched = new Map(deps.models.map((m) => [m.name, m.alias]));
-  const answer = (verdict: Verdict, status: number, body: Record<string, unknown>) => {
+  const answer = (verdict: Verdict, status: number, body: Record<string, unknown>): WebhookAnswer => {
     deps.metrics.deliveries.inc({ verdict });
-    return Response.json(body, { status });
+    return { status, body };
   };
 
-  return async (req) => {
-    const body = new Uint8Array(await req.arrayBuffer());
-    if (body.byteLength > MAX_BODY_BYTES) return tooLarge(deps.metrics);
+  const direct = async ({ headers, body }: { headers: Pick<Headers, 'get'>; body: Uint8Array }) => {
+    if (body.byteLength > MAX_BODY_BYTES) return tooLargeAnswer(deps.metrics);
     const v = verifyDelivery({
-      headers: req.headers,
+      headers,
       body,
       secret: deps.secret,
       maxSkewSeconds: deps.maxSkewSeconds,
@@ -91,13 +103,23 @@ export function webhookHandler(deps: WebhookDeps): (req: Request) => Promise<Res
       promotion: out.promotionId,
     });
   };
+
+  return {
+    direct,
+    fetch: async (req) => {
+      const out = await direct({ headers: req.headers, body: new Uint8Array(await req.arrayBuffer()) });
+      return Response.json(out.body, { status: out.status });
+    },
+  };
 }
 
 /** Also what http.ts answers when it stops reading a body at the cap. */
 export function tooLarge(metrics: KilnMetrics): Response {
+  const out = tooLargeAnswer(metrics);
+  return Response.json(out.body, { status: out.status });
+}
+
+function tooLargeAnswer(metrics: KilnMetrics): WebhookAnswer {
   metrics.deliveries.inc({ verdict: 'too_large' });
-  return Response.json(
-    { error: 'too_large', message: `body exceeds ${MAX_BODY_BYTES} bytes` },
-    { status: 413 },
-  );
+  return { status: 413, body: { error: 'too_large', message: `body exceeds ${MAX_BODY_BYTES} bytes` } };
 }

@@ -27,7 +27,8 @@ export type Refusal =
 export type VerifyResult = ({ ok: true } & SignedDelivery) | ({ ok: false } & Refusal);
 
 export interface VerifyInput {
-  headers: Headers;
+  /** A Headers, or http.ts's lighter reader of node's headers (same get() semantics). */
+  headers: Pick<Headers, 'get'>;
   body: Uint8Array;
   secret: string;
   /** Accepted age of the signed timestamp, in seconds, in the past and in the future. */

@@ -116,6 +116,82 @@ describe('promotion queue', () => {
     q.store.close();
   });
 
+  test('a delivery that can start is marked running in its own commit; the promoter runs after the answer', async () => {
+    const q = await setup(1);
+    q.queue.start();
+    const out = await q.queue.acceptDelivery('d-run', { name: 'm', version: '1', eventAtUs: at() });
+    assert.equal(out?.word, 'queued'); // the answer does not change
+    // committed with the delivery (no second commit to claim it), but not started yet
+    assert.equal(q.store.get(out!.promotionId!)?.status, 'running');
+    assert.equal(q.calls.length, 0);
+    // a second model waits: concurrency 1 counts the claimed one before it starts
+    const other = await q.queue.acceptDelivery('d-other', { name: 'n', version: '1', eventAtUs: at() });
+    assert.equal(q.store.get(other!.promotionId!)?.status, 'queued');
+    await q.callCount(1);
+    assert.equal(q.calls[0]!.req.name, 'm');
+    q.calls[0]!.release();
+    await q.callCount(2);
+    assert.equal(q.calls[1]!.req.name, 'n');
+    q.calls[1]!.release();
+    await q.queue.idle();
+    assert.equal(q.maxInFlight(), 1);
+    q.store.close();
+  });
+
+  test('a delivery whose commit fails claims nothing: only committed promotions ever start', async () => {
+    const q = await setup();
+    q.queue.start();
+    const transaction = q.store.transaction.bind(q.store);
+    // the batch's statements all run (claim included), then the commit fails and rolls back
+    let depth = 0;
+    q.store.transaction = <T>(fn: () => T): T => {
+      if (depth > 0) return fn(); // claim() inside the batch's transaction
+      depth++;
+      try {
+        return transaction(() => {
+          fn();
+          throw new Error('disk I/O error at commit');
+        });
+      } finally {
+        depth--;
+      }
+    };
+    await assert.rejects(
+      q.queue.acceptDelivery('d-lost', { name: 'lost', version: '1', eventAtUs: at() }),
+      /disk I\/O/,
+    );
+    q.store.transaction = transaction;
+    assert.equal(q.store.history('lost').length, 0);
+    await q.queue.acceptDelivery('d-kept', { name: 'kept', version: '1', eventAtUs: at() });
+    await q.callCount(1);
+    q.calls[0]!.release();
+    await q.queue.idle();
+    assert.deepEqual(
+      q.calls.map((c) => c.req.name),
+      ['kept'],
+    );
+    q.store.close();
+  });
+
+  test('stopped before a claimed delivery starts: it stays running and is resumed once at the next start', async () => {
+    const a = await setup();
+    a.queue.start();
+    const out = await a.queue.acceptDelivery('d-stop', { name: 'm', version: '3', eventAtUs: at() });
+    assert.deepEqual(await a.queue.stop(1000), { unfinished: 0 });
+    await new Promise((r) => setImmediate(r));
+    assert.equal(a.calls.length, 0);
+    assert.equal(a.store.get(out!.promotionId!)?.status, 'running');
+    a.store.close();
+    const b = await setup(2, a.dir);
+    b.queue.start();
+    await b.callCount(1);
+    b.calls[0]!.release();
+    await b.queue.idle();
+    assert.equal(b.store.get(out!.promotionId!)?.status, 'succeeded');
+    assert.equal(b.calls.length, 1);
+    b.store.close();
+  });
+
   test('a burst while one promotion runs: the running one finishes, only the newest queued one runs next', async () => {
     const q = await setup();
     q.queue.start();

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';
+import { DatabaseSync } from 'node:sqlite';
 import { after, describe, test } from 'node:test';
 import { startCheckpointer } from '../../src/server/checkpointer.ts';
 import { StateStore } from '../../src/server/state.ts';
@@ -32,6 +33,37 @@ describe('state store', () => {
       s.claim(10, 3).map((r) => r.name),
       [], // one running per model: m/2 waits for m/1 (and "other" is running)
     );
+    s.close();
+  });
+
+  test('claim starts the oldest queued first, whatever the model names', async () => {
+    const s = await store();
+    // the queued index is ordered by name: z/1 is oldest but last there
+    for (const name of ['z', 'b', 'a', 'c']) queued(s, name, '1');
+    assert.deepEqual(
+      s.claim(1, 2).map((r) => r.name),
+      ['z'],
+    );
+    assert.deepEqual(
+      s.claim(2, 3).map((r) => r.name),
+      ['b', 'a'],
+    );
+    s.close();
+  });
+
+  test('claim with nothing to start takes no write lock (it runs after every promotion)', async () => {
+    const s = await store();
+    queued(s, 'm', '1');
+    s.claim(1, 2); // m/1 running: nothing else can start
+    queued(s, 'm', '2');
+    // another connection holds the write lock: a claim that took it would wait busy_timeout (5 s)
+    const other = new DatabaseSync(s.path);
+    other.exec('BEGIN IMMEDIATE');
+    const t0 = performance.now();
+    assert.deepEqual(s.claim(2, 3), []);
+    assert.ok(performance.now() - t0 < 1000, 'claim waited for the write lock');
+    other.exec('ROLLBACK');
+    other.close();
     s.close();
   });
 

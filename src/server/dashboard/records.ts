@@ -2,7 +2,7 @@
 // promotion's log and error (with its hint), and the actions people took (who, when, result).
 // A second connection to the same WAL database: the queue's statements stay untouched, and no
 // transaction here spans an await, so the two connections never wait on each other for long.
-import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
+import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import type { PromoteStage, StageEnd } from '../../pipeline/promote-types.ts';
 import { fromRow, type PromotionRow, type Row } from '../state-types.ts';
 
@@ -77,6 +77,8 @@ const num = (v: unknown): number | undefined => (v === null || v === undefined ?
 export class DashboardRecords {
   readonly #db: DatabaseSync;
   readonly #seq = new Map<string, number>();
+  /** Prepared once: a promotion runs several of these (running(), stages, logs), and preparing costs more than running. */
+  readonly #stmts = new Map<string, StatementSync>();
 
   constructor(path: string) {
     this.#db = new DatabaseSync(path);
@@ -88,18 +90,27 @@ export class DashboardRecords {
     if (this.#db.isOpen) this.#db.close();
   }
 
+  #prepare(sql: string): StatementSync {
+    let st = this.#stmts.get(sql);
+    if (!st) {
+      st = this.#db.prepare(sql);
+      this.#stmts.set(sql, st);
+    }
+    return st;
+  }
+
   #run(sql: string, ...p: SQLInputValue[]) {
-    return this.#db.prepare(sql).run(...p);
+    return this.#prepare(sql).run(...p);
   }
 
   #rows(sql: string, ...p: SQLInputValue[]): Row[] {
-    return this.#db.prepare(sql).all(...p) as Row[];
+    return this.#prepare(sql).all(...p) as Row[];
   }
 
   // --- promotions (read-only views of the queue's table) ---
 
   promotion(id: number): PromotionRow | undefined {
-    const r = this.#db.prepare('SELECT * FROM promotions WHERE id = ?').get(id) as Row | undefined;
+    const r = this.#prepare('SELECT * FROM promotions WHERE id = ?').get(id) as Row | undefined;
     return r ? fromRow(r) : undefined;
   }
 
@@ -129,9 +140,11 @@ export class DashboardRecords {
 
   /** The promotion of `name` marked running now (at most one: the queue's unique index). */
   running(name: string): { id: number; attempts: number } | undefined {
-    return this.#db
-      .prepare("SELECT id, attempts FROM promotions WHERE name = ? AND status = 'running'")
-      .get(name) as { id: number; attempts: number } | undefined;
+    // Runs once per promotion. INDEXED BY pins the partial index (as state.ts does): the plan can
+    // never become a scan of the whole history.
+    return this.#prepare(
+      "SELECT id, attempts FROM promotions INDEXED BY one_running_per_model WHERE name = ? AND status = 'running'",
+    ).get(name) as { id: number; attempts: number } | undefined;
   }
 
   // --- stages, logs, errors ---
@@ -201,9 +214,9 @@ export class DashboardRecords {
   }
 
   #lastSeq(id: number, attempt: number): number {
-    const r = this.#db
-      .prepare('SELECT max(seq) AS n FROM promotion_logs WHERE promotion_id = ? AND attempt = ?')
-      .get(id, attempt) as { n: number | null };
+    const r = this.#prepare(
+      'SELECT max(seq) AS n FROM promotion_logs WHERE promotion_id = ? AND attempt = ?',
+    ).get(id, attempt) as { n: number | null };
     return r.n ?? 0;
   }
 
