@@ -14,6 +14,7 @@
 // the same files from local disk. crane and buildah do NOT pay the MLflow download kiln pays.
 // Run after `. scripts/lib.sh`; builds dist/ first (users run the compiled CLI, not the .ts).
 
+import { readdir, rm, stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -65,16 +66,26 @@ try {
     for (const c of compressions) {
       const pipeDigest = c === 'gzip' ? await pigzDigest(model) : `sha256:${weights(model).sha256}`;
       const all: Record<Tool, Run[]> = { pipe: [], kiln: [], crane: [], buildah: [] };
+      const failed: Partial<Record<Tool, string>> = {};
+      /** A peer that fails (e.g. buildah out of disk) is reported as failed; the bench goes on. */
+      const peer = async (t: Tool, fn: () => Promise<Measure>) => {
+        if (failed[t]) return;
+        try {
+          all[t].push(await observed(fn));
+        } catch (e) {
+          failed[t] = /exited \d+/.exec(String(e))?.[0] ?? String(e).split('\n')[0];
+          process.stderr.write(`  ${t} failed: ${String(e).slice(-600)}\n`);
+        }
+      };
       for (let r = 0; r < repeats; r++) {
         const tag = `${c}-${r}`;
         all.pipe.push(await observed(() => pipeBake(mlflow, registry, model, size, c, pipeDigest)));
         all.kiln.push(await observed(() => kilnBake(model, size, c, tag)));
-        if (!values['no-crane'] && c === 'gzip')
-          all.crane.push(await observed(() => craneBake(tar, size, tag)));
-        if (!values['no-buildah']) all.buildah.push(await observed(() => buildahBake(model, size, c, tag)));
+        if (!values['no-crane'] && c === 'gzip') await peer('crane', () => craneBake(tar, size, tag));
+        if (!values['no-buildah']) await peer('buildah', () => buildahBake(model, size, c, tag));
         process.stderr.write(`  ${size} GiB ${c} run ${r + 1}/${repeats}: ${runLine(all, r)}\n`);
       }
-      lines.push(row(size, c, bytes, all));
+      lines.push(row(size, c, bytes, all, failed));
       cpuLines.push(cpuRow(size, c, all));
       process.stderr.write(`${lines.at(-1)}\n${cpuLines.at(-1)}\n`);
     }
@@ -82,29 +93,52 @@ try {
 } finally {
   await Promise.all([mlflow.stop(), registry.stop()]);
   await work.remove();
+  report(); // what was measured, even when a run failed
 }
-process.stdout.write(
-  [
-    '',
-    `kiln bake vs the pipe limit, crane ${'(gzip only)'} and buildah (vfs): random weights from MLflow into docker-registry 2.8.2 on loopback`,
-    `ratio = pipe time / tool time (1.00 = as fast as the pipe); median of ${repeats} interleaved run(s), [min-max] when repeated`,
-    `pipe = curl MLflow artifact route | curl -X PATCH -T - (gzip rows: | pigz -1 -n |), then PUT ?digest`,
-    ...lines,
-    '',
-    `CPU seconds per run (median): the tool (with its children) / MLflow / registry, and busy = all three / (wall x ${CORES} cores).`,
-    'The three share the cores: a tool that spends more CPU than curl leaves less for the servers.',
-    ...cpuLines,
-    '',
-  ].join('\n'),
-);
+
+function report(): void {
+  process.stdout.write(
+    [
+      '',
+      `kiln bake vs the pipe limit, crane ${'(gzip only)'} and buildah (vfs): random weights from MLflow into docker-registry 2.8.2 on loopback`,
+      `ratio = pipe time / tool time (1.00 = as fast as the pipe); median of ${repeats} interleaved run(s), [min-max] when repeated`,
+      `pipe = curl MLflow artifact route | curl -X PATCH -T - (gzip rows: | pigz -1 -n |), then PUT ?digest`,
+      ...lines,
+      '',
+      `CPU seconds per run (median): the tool (with its children) / MLflow / registry, and busy = all three / (wall x ${CORES} cores).`,
+      'The three share the cores: a tool that spends more CPU than curl leaves less for the servers.',
+      ...cpuLines,
+      '',
+    ].join('\n'),
+  );
+}
 
 /** One run, with what MLflow and the registry spent meanwhile (their process groups, from /proc). */
 async function observed(fn: () => Promise<Measure>): Promise<Run> {
   const groups = [mlflow.service.proc.pid, registry.service.proc.pid].map((p) => p ?? -1);
   const before = groups.map(groupCpuSeconds);
-  const m = await fn();
-  const [ml, reg] = groups.map((g, i) => groupCpuSeconds(g) - before[i]!);
-  return { ...m, mlflowCpu: ml!, registryCpu: reg! };
+  try {
+    const m = await fn();
+    const [ml, reg] = groups.map((g, i) => groupCpuSeconds(g) - before[i]!);
+    return { ...m, mlflowCpu: ml!, registryCpu: reg! };
+  } finally {
+    await freeRegistryDisk();
+  }
+}
+
+/**
+ * Every run pushes a full copy of the model, and distribution reclaims blob space only by an
+ * offline garbage-collect: 4 tools x 3 compressions x 4 GiB filled the disk (buildah failed).
+ * The layer blobs (> 64 MiB) are deleted from the registry's storage after each run; the rig
+ * configures no blob cache, so a later HEAD sees them gone and nothing is skipped.
+ */
+async function freeRegistryDisk(): Promise<void> {
+  const root = join(registry.dir, 'data', 'docker', 'registry', 'v2', 'blobs');
+  for (const entry of await readdir(root, { recursive: true }).catch(() => [] as string[])) {
+    if (!entry.endsWith('/data')) continue;
+    const file = join(root, entry);
+    if ((await stat(file)).size > 64 << 20) await rm(file);
+  }
 }
 
 function cpuRow(size: number, c: Compression, all: Record<Tool, Run[]>): string {
@@ -134,7 +168,13 @@ function runLine(all: Record<Tool, Run[]>, r: number): string {
     .join('  ');
 }
 
-function row(size: number, c: Compression, bytes: number, all: Record<Tool, Run[]>): string {
+function row(
+  size: number,
+  c: Compression,
+  bytes: number,
+  all: Record<Tool, Run[]>,
+  failed: Partial<Record<Tool, string>>,
+): string {
   const pipeS = median(all.pipe.map((m) => m.seconds));
   const cells = [
     `${size} GiB ${c.padEnd(4)}`,
@@ -142,7 +182,8 @@ function row(size: number, c: Compression, bytes: number, all: Record<Tool, Run[
   ];
   for (const t of ['kiln', 'crane', 'buildah'] as const) {
     const ms = all[t];
-    if (ms.length === 0) continue;
+    if (failed[t]) cells.push(`${t} failed (${failed[t]})${ms.length ? ` after ${ms.length} run(s)` : ''}`);
+    if (ms.length === 0 || failed[t]) continue;
     // Ratios per run (each against the pipe of the same run), so a slow spell hits both sides.
     const ratios = ms.map((m, r) => all.pipe[r]!.seconds / m.seconds);
     const spread =
