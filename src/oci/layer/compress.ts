@@ -1,4 +1,4 @@
-import type { Transform } from 'node:stream';
+import { Transform, type TransformCallback } from 'node:stream';
 import { constants, createZstdCompress } from 'node:zlib';
 import { type MediaFamily, MT } from '../mediatypes.ts';
 import { ParallelGzip } from './pgzip.ts';
@@ -11,16 +11,54 @@ import { ParallelGzip } from './pgzip.ts';
 /** Layer compression (the same values as kiln.yaml `build.compression`; oci/ knows nothing of config). */
 export type Compression = 'gzip' | 'zstd' | 'none';
 
-export function compressor(c: Compression): Transform | undefined {
+/** The stages that compress a layer, in order (none for `none`). */
+export function compressor(c: Compression): Transform[] {
   switch (c) {
     case 'gzip':
       // Level 1: on model weights gzip 6 buys nothing over gzip 1 (FIELD-NOTES) and costs time.
       // Compressed block-parallel (pgzip.ts): gzip is otherwise the slowest stage of a bake.
-      return new ParallelGzip({ level: 1 });
+      return [new ParallelGzip({ level: 1 })];
     case 'zstd':
-      return createZstdCompress({ params: { [constants.ZSTD_c_compressionLevel]: 1 }, chunkSize: 1 << 20 });
+      // Each write to node's zstd stream is its own hand-off to the thread pool: 64 KiB writes (a
+      // socket read each) cost 1.4-1.7 CPU-s per GiB here, 1 MiB writes 0.7. In 1 GiB bakes, 4 of
+      // 4 interleaved pairs were faster with the joining stage (6.6-7.5 s vs 7.0-8.8 s).
+      return [
+        new Coalesce(1 << 20),
+        createZstdCompress({ params: { [constants.ZSTD_c_compressionLevel]: 1 }, chunkSize: 1 << 20 }),
+      ];
     case 'none':
-      return undefined;
+      return [];
+  }
+}
+
+/** Joins small chunks into ones of at least `size` bytes (one copy; the last may be shorter). */
+export class Coalesce extends Transform {
+  readonly #size: number;
+  #parts: Buffer[] = [];
+  #length = 0;
+
+  constructor(size: number) {
+    super();
+    this.#size = size;
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.#parts.push(chunk);
+    this.#length += chunk.length;
+    if (this.#length >= this.#size) this.#emit();
+    cb();
+  }
+
+  override _flush(cb: TransformCallback): void {
+    if (this.#length > 0) this.#emit();
+    cb();
+  }
+
+  #emit(): void {
+    const parts = this.#parts;
+    this.push(parts.length === 1 ? parts[0] : Buffer.concat(parts, this.#length));
+    this.#parts = [];
+    this.#length = 0;
   }
 }
 

@@ -30,11 +30,11 @@ export interface LayerStream {
 export function buildLayer(files: readonly TarFile[], opts: LayerOptions): LayerStream {
   const done: TarFileResult[] = [];
   const tar = tarStream(files, { mtime: opts.mtime }, (f) => done.push(f));
-  const comp = compressor(opts.compression);
-  const compressed = comp ? new HashingStream() : undefined;
+  const stages = compressor(opts.compression);
+  const compressed = stages.length > 0 ? new HashingStream() : undefined;
   const blob: StreamDigest = compressed ?? tar; // uncompressed: the blob is the tar
   // pipeline() destroys every stage on error; the consumer of the tail sees the first error.
-  const tail = comp && compressed ? pipeline(tar.stream, comp, compressed, () => {}) : tar.stream;
+  const tail = compressed ? pipeline([tar.stream, ...stages, compressed], () => {}) : tar.stream;
   return {
     stream: tail as unknown as Readable,
     digester: blob,
