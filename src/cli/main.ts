@@ -10,9 +10,11 @@ import { setFlagsFromString } from 'node:v8';
 // faulting in fresh pages. Not growing it, a 1 GiB bake (compression none) peaked at 111-118 MiB
 // instead of ~185 and used 2.7 CPU-s instead of 3.7-3.9 (zstd: 140 vs 171 MiB, 5.3 vs 6.5 CPU-s;
 // gzip unchanged). Only for those commands: loading the CLI with a small young generation costs
-// ~20 ms more start-up (rollback's first connection 165 ms instead of ~143). The flag is read each
-// time V8 would grow the space, so setting it here works (--max-semi-space-size would not).
-const STREAMING = new Set(['bake', 'promote', 'serve', 'export', 'import', 'scan']);
+// ~20 ms more start-up (rollback's first connection 165 ms instead of ~143), and `kiln serve`'s
+// webhook p99 at 2,000/s rose from 5-7 ms to 6-17 ms with the extra collections, so serve (whose
+// promotions do bake in-process) keeps V8's default. The flag is read each time V8 would grow the
+// space, so setting it here works (--max-semi-space-size would not).
+const STREAMING = new Set(['bake', 'promote', 'export', 'import', 'scan']);
 if (STREAMING.has(commandName(process.argv.slice(2)) ?? '')) {
   setFlagsFromString('--semi-space-growth-factor=1');
 }
