@@ -1,10 +1,22 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 
-/** BEGIN/COMMIT/ROLLBACK prepared once per connection: exec parses them at every transaction. */
-const prepared = new WeakMap<
-  DatabaseSync,
-  { begin: StatementSync; commit: StatementSync; rollback: StatementSync }
->();
+/** Statements by connection and SQL text: preparing (like exec) parses the SQL at every call. */
+const prepared = new WeakMap<DatabaseSync, Map<string, StatementSync>>();
+
+/** `sql` prepared once per connection (kiln serve's stores run the same few statements per delivery). */
+export function statement(db: DatabaseSync, sql: string): StatementSync {
+  let bySql = prepared.get(db);
+  if (!bySql) {
+    bySql = new Map();
+    prepared.set(db, bySql);
+  }
+  let st = bySql.get(sql);
+  if (!st) {
+    st = db.prepare(sql);
+    bySql.set(sql, st);
+  }
+  return st;
+}
 
 /**
  * Run `fn` in one BEGIN IMMEDIATE transaction (the write lock taken up front, so two writers
@@ -13,23 +25,14 @@ const prepared = new WeakMap<
  */
 export function immediate<T>(db: DatabaseSync, fn: () => T): T {
   if (db.isTransaction) return fn();
-  let tx = prepared.get(db);
-  if (!tx) {
-    tx = {
-      begin: db.prepare('BEGIN IMMEDIATE'),
-      commit: db.prepare('COMMIT'),
-      rollback: db.prepare('ROLLBACK'),
-    };
-    prepared.set(db, tx);
-  }
-  tx.begin.run();
+  statement(db, 'BEGIN IMMEDIATE').run();
   try {
     const out = fn();
-    tx.commit.run();
+    statement(db, 'COMMIT').run();
     return out;
   } catch (e) {
     // A failed COMMIT may already have ended the transaction (SQLite rolls back on some errors).
-    if (db.isTransaction) tx.rollback.run();
+    if (db.isTransaction) statement(db, 'ROLLBACK').run();
     throw e;
   }
 }

@@ -7,7 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import { describeCause, KilnError } from '../errors.ts';
-import { immediate } from './sqlite-tx.ts';
+import { immediate, statement } from './sqlite-tx.ts';
 import { SCHEMA } from './state-schema.ts';
 import {
   fromRow,
@@ -44,7 +44,6 @@ export class StateStore {
   readonly path: string;
   readonly #db: DatabaseSync;
   /** Prepared once: the webhook path runs a handful of statements per delivery. */
-  readonly #stmts = new Map<string, StatementSync>();
 
   constructor(path: string, opts: StoreOptions = {}) {
     this.path = path;
@@ -273,12 +272,7 @@ export class StateStore {
   }
 
   #prepare(sql: string): StatementSync {
-    let st = this.#stmts.get(sql);
-    if (!st) {
-      st = this.#db.prepare(sql);
-      this.#stmts.set(sql, st);
-    }
-    return st;
+    return statement(this.#db, sql);
   }
 
   #run(sql: string, ...params: SQLInputValue[]) {

@@ -4,6 +4,7 @@
 // transaction here spans an await, so the two connections never wait on each other for long.
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import type { PromoteStage, StageEnd } from '../../pipeline/promote-types.ts';
+import { statement } from '../sqlite-tx.ts';
 import { fromRow, type PromotionRow, type Row } from '../state-types.ts';
 
 // Additive, like state-schema.ts: CREATE ... IF NOT EXISTS at every open.
@@ -78,7 +79,6 @@ export class DashboardRecords {
   readonly #db: DatabaseSync;
   readonly #seq = new Map<string, number>();
   /** Prepared once: a promotion runs several of these (running(), stages, logs), and preparing costs more than running. */
-  readonly #stmts = new Map<string, StatementSync>();
 
   constructor(path: string) {
     this.#db = new DatabaseSync(path);
@@ -91,12 +91,7 @@ export class DashboardRecords {
   }
 
   #prepare(sql: string): StatementSync {
-    let st = this.#stmts.get(sql);
-    if (!st) {
-      st = this.#db.prepare(sql);
-      this.#stmts.set(sql, st);
-    }
-    return st;
+    return statement(this.#db, sql);
   }
 
   #run(sql: string, ...p: SQLInputValue[]) {
