@@ -1,5 +1,6 @@
 // Drive one analysis to its end in this process (kiln rollout watch): tick, report each decision,
 // sleep until the next check. kiln serve drives the same `tick` from its durable loop instead.
+import { sleep } from '../sleep.ts';
 import { type ControllerDeps, tick } from './controller.ts';
 import { publish } from './publish.ts';
 import { isFinished } from './steps.ts';
@@ -34,18 +35,4 @@ export async function runAnalysis(
     }
   }
   return { state: s, decisions, superseded: false };
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(t);
-        reject(signal.reason);
-      },
-      { once: true },
-    );
-  });
 }

@@ -3,6 +3,7 @@
 import type { Agent, IncomingMessage } from 'node:http';
 import { describeCause, isKilnError, KilnError } from '../errors.ts';
 import { type Logger, silentLogger } from '../log.ts';
+import { sleep } from '../sleep.ts';
 import {
   isTlsError,
   type MlflowErrorContext,
@@ -20,7 +21,6 @@ import {
   parseRetryAfter,
   type RetryPolicy,
   retryPolicy,
-  sleep,
 } from './retry.ts';
 
 export interface OpenOptions {

@@ -6,10 +6,11 @@
 import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import { describeCause, KilnError } from '../errors.ts';
+import { sleep } from '../sleep.ts';
 import { ARTIFACTS_API } from './artifacts.ts';
 import type { MlflowClient } from './client.ts';
 import { locateModelDir } from './location.ts';
-import { backoffDelay, sleep } from './retry.ts';
+import { backoffDelay } from './retry.ts';
 import type { ArtifactFile, ModelVersionInfo } from './types.ts';
 
 export function openModelFile(

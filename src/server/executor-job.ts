@@ -11,6 +11,7 @@ import { getModelVersion, type MlflowClient } from '../mlflow/index.ts';
 import type { Digest } from '../oci/digest.ts';
 import { TAGS } from '../pipeline/promote.ts';
 import type { PromoteResult, Promoter } from '../pipeline/promote-types.ts';
+import { sleep } from '../sleep.ts';
 import { type JobManifest, type JobSettings, renderJob } from './job-manifest.ts';
 import { jobState } from './job-state.ts';
 
@@ -156,20 +157,5 @@ function jobApiError(e: unknown, what: string): KilnError {
   return new KilnError('JOB_API_FAILED', `cannot ${what}: HTTP ${code} ${text.slice(0, 300)}`, {
     hint: code === 401 || code === 403 ? 'the service account needs create/get/delete on jobs' : undefined,
     details: { status: code },
-  });
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(t);
-        reject(signal.reason);
-      },
-      { once: true },
-    );
   });
 }
