@@ -17,7 +17,15 @@ import { Registry } from '../../src/oci/remote/client.ts';
 import { RegistryRepository } from '../../src/oci/remote/repository.ts';
 import type { Descriptor } from '../../src/oci/types.ts';
 import { kiln, kilnEnv } from '../rig/cli.ts';
-import { cosign3In, cosignIn, ok, type Ran } from '../rig/cosign.ts';
+import {
+  cosign3In,
+  cosignIn,
+  emptyTrustedRoot,
+  ok,
+  type Ran,
+  verifyArgs,
+  verifyAttestationArgs,
+} from '../rig/cosign.ts';
 import { type KubeRig, kubeRequest, startKube } from '../rig/kube.ts';
 import { tempDir } from '../rig/proc.ts';
 import { type RegistryRig, startReferrersRegistry, startRegistry } from '../rig/registry.ts';
@@ -130,40 +138,12 @@ describe('export, then import on the other side of the gap', () => {
     for (const l of layerDigests) assert.ok(await repo.hasBlob(l), `layer ${l}`);
     const cosign3 = cosign3In(work.path);
     const cosign = cosignIn(work.path);
-    await ok(
-      cosign3(['verify', '--key', at('kiln.pub'), '--insecure-ignore-tlog=true', moved]),
-      'cosign v3 verify',
-    );
-    await ok(
-      cosign3([
-        'verify-attestation',
-        '--key',
-        at('kiln.pub'),
-        '--insecure-ignore-tlog=true',
-        '--type',
-        'slsaprovenance1',
-        moved,
-      ]),
-      'cosign v3 verify-attestation',
-    );
+    await ok(cosign3(verifyArgs(at('kiln.pub'), moved)), 'cosign v3 verify');
+    await ok(cosign3(verifyAttestationArgs(at('kiln.pub'), moved)), 'cosign v3 verify-attestation');
     // cosign v2.6.3+ reads the bundles too once they exist, and offline it wants a trusted root
     // for that: an empty one does for a key (docs/signing.md).
-    await writeFile(
-      at('root.json'),
-      '{"mediaType":"application/vnd.dev.sigstore.trustedroot+json;version=0.1"}',
-    );
-    await ok(
-      cosign([
-        'verify',
-        '--key',
-        at('kiln.pub'),
-        '--insecure-ignore-tlog=true',
-        '--trusted-root',
-        at('root.json'),
-        moved,
-      ]),
-      'cosign v2 verify',
-    );
+    const root = await emptyTrustedRoot(work.path);
+    await ok(cosign(verifyArgs(at('kiln.pub'), moved, ['--trusted-root', root])), 'cosign v2 verify');
     await ok(
       run(['verify', moved, '--key', 'kiln.pub', '--attestation', '--signature-format', 'both']),
       'kiln verify',

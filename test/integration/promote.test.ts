@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { parse } from 'yaml';
 import { KILN_MAIN, kiln, kilnEnv } from '../rig/cli.ts';
-import { emptyTrustedRoot } from '../rig/cosign.ts';
+import { emptyTrustedRoot, verifyArgs } from '../rig/cosign.ts';
 import { type PushedImage, pushBusyboxBase } from '../rig/images.ts';
 import { getIsvc, type KubeRig, startKube } from '../rig/kube.ts';
 import { logModels, type MlflowRig, setAlias, startMlflow } from '../rig/mlflow.ts';
@@ -121,18 +121,13 @@ test('promote bakes, signs, deploys a 10% canary by digest and records the image
   // The real cosign accepts the signature.
   await run(
     toolPath('cosign'),
-    [
-      'verify',
-      '--key',
-      join(work.path, 'kiln.pub'),
-      '--insecure-ignore-tlog=true',
-      // kiln writes Sigstore bundles too: cosign v2.6.3+ then reads them, and offline needs a trusted root.
+    // kiln writes Sigstore bundles too: cosign v2.6.3+ then reads them, and offline needs a trusted root.
+    verifyArgs(join(work.path, 'kiln.pub'), out.reference, [
       '--trusted-root',
       await emptyTrustedRoot(work.path),
       '--allow-insecure-registry',
       '--allow-http-registry',
-      out.reference,
-    ],
+    ]),
     {
       env: { ...process.env, COSIGN_PASSWORD: PASSWORD },
     },

@@ -7,7 +7,7 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { kiln, kilnEnv } from '../rig/cli.ts';
-import { cosignIn, emptyTrustedRoot, ok } from '../rig/cosign.ts';
+import { cosignIn, emptyTrustedRoot, ok, verifyAttestationArgs } from '../rig/cosign.ts';
 import { logModels, type MlflowRig, setAlias, startMlflow } from '../rig/mlflow.ts';
 import { tempDir } from '../rig/proc.ts';
 import { type RegistryRig, startRegistry } from '../rig/registry.ts';
@@ -110,18 +110,13 @@ test('an ordinary scikit-learn model promotes as before; the signed provenance c
   assert.equal(tags['kiln.image'], ref);
   const cosign = cosignIn(work.path);
   const att = await ok(
-    cosign([
-      'verify-attestation',
-      '--key',
-      join(work.path, 'kiln.pub'),
-      '--insecure-ignore-tlog=true',
-      // kiln writes Sigstore bundles too: cosign v2.6.3+ then reads them, and offline needs a trusted root.
-      '--trusted-root',
-      await emptyTrustedRoot(work.path),
-      '--type',
-      'slsaprovenance1',
-      ref,
-    ]),
+    // kiln writes Sigstore bundles too: cosign v2.6.3+ then reads them, and offline needs a trusted root.
+    cosign(
+      verifyAttestationArgs(join(work.path, 'kiln.pub'), ref, [
+        '--trusted-root',
+        await emptyTrustedRoot(work.path),
+      ]),
+    ),
     'cosign verify-attestation',
   );
   const envelope = JSON.parse(att.stdout.trim().split('\n')[0]!) as { payload: string };

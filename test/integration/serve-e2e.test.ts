@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { stringify } from 'yaml';
 import { KILN_MAIN, kiln, kilnEnv } from '../rig/cli.ts';
-import { emptyTrustedRoot } from '../rig/cosign.ts';
+import { emptyTrustedRoot, verifyArgs } from '../rig/cosign.ts';
 import { type PushedImage, pushBusyboxBase } from '../rig/images.ts';
 import { getIsvc, type KubeRig, startKube } from '../rig/kube.ts';
 import { type LoggedFixture, logModels, type MlflowRig, setAlias, startMlflow } from '../rig/mlflow.ts';
@@ -155,16 +155,11 @@ test("an alias move reaches kiln serve through MLflow's webhook and ends as a si
   assert.equal(image, `${registry.host}/ml/lead@${digest}`);
   const isvc = await getIsvc(kube, 'prod', 'lead');
   assert.equal(isvc.spec.predictor.canaryTrafficPercent, 10);
-  await run(toolPath('cosign'), [
-    'verify',
-    '--key',
-    join(work.path, 'kiln.pub'),
-    '--insecure-ignore-tlog=true',
-    // kiln writes Sigstore bundles too: cosign v2.6.3+ then reads them, and offline needs a trusted root.
-    '--trusted-root',
-    await emptyTrustedRoot(work.path),
-    image,
-  ]);
+  // kiln writes Sigstore bundles too: cosign v2.6.3+ then reads them, and offline needs a trusted root.
+  await run(
+    toolPath('cosign'),
+    verifyArgs(join(work.path, 'kiln.pub'), image, ['--trusted-root', await emptyTrustedRoot(work.path)]),
+  );
 });
 
 test('with webhooks off, the reconciler alone promotes a moved alias within one interval', async () => {

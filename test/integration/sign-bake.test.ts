@@ -10,7 +10,16 @@ import type { Digest } from '../../src/oci/digest.ts';
 import { Registry } from '../../src/oci/remote/client.ts';
 import { RegistryRepository } from '../../src/oci/remote/repository.ts';
 import { kiln, kilnEnv } from '../rig/cli.ts';
-import { assertNoSecrets, cosignIn, emptyTrustedRoot, keySecrets, ok, type Ran } from '../rig/cosign.ts';
+import {
+  assertNoSecrets,
+  cosignIn,
+  emptyTrustedRoot,
+  keySecrets,
+  ok,
+  type Ran,
+  verifyArgs,
+  verifyAttestationArgs,
+} from '../rig/cosign.ts';
 import { type PushedImage, pushBusyboxBase } from '../rig/images.ts';
 import { logModels, type MlflowRig, type SklearnFixture, startMlflow } from '../rig/mlflow.ts';
 import { run, tempDir } from '../rig/proc.ts';
@@ -51,19 +60,8 @@ const repo = (name: string) => new RegistryRepository(registry, name);
 // kiln writes Sigstore bundles next to the classic tags (both by default): cosign v2.6.5 then
 // verifies the bundles, and offline it needs a trusted root for that (an empty one, for a key).
 const root = (): string[] => ['--trusted-root', at('empty-trusted-root.json')];
-const cosignVerify = (ref: string) =>
-  cosign(['verify', '--key', at('kiln.pub'), '--insecure-ignore-tlog=true', ...root(), ref]);
-const cosignVerifyAtt = (ref: string) =>
-  cosign([
-    'verify-attestation',
-    '--key',
-    at('kiln.pub'),
-    '--insecure-ignore-tlog=true',
-    ...root(),
-    '--type',
-    'slsaprovenance1',
-    ref,
-  ]);
+const cosignVerify = (ref: string) => cosign(verifyArgs(at('kiln.pub'), ref, root()));
+const cosignVerifyAtt = (ref: string) => cosign(verifyAttestationArgs(at('kiln.pub'), ref, root()));
 
 interface Statement {
   subject: { name: string; digest: { sha256: string } }[];
@@ -278,10 +276,7 @@ test('an image baked without --sign-key is signed and attested afterwards from i
   const r = await bakeRun(['--to', `${reg.host}/ml/iris-late`, '--base', base.ref]);
   assert.equal(r.code, 0, r.stderr);
   const ref = r.stdout.trim();
-  assert.match(
-    (await cosign(['verify', '--key', at('kiln.pub'), '--insecure-ignore-tlog=true', ref])).stderr,
-    /no signatures found/,
-  );
+  assert.match((await cosign(verifyArgs(at('kiln.pub'), ref))).stderr, /no signatures found/);
   await ok(kiln(['sign', ref, '--key', 'kiln.key'], { env, cwd: work.path }));
   await ok(kiln(['attest', ref, '--key', 'kiln.key'], { env, cwd: work.path }));
   await ok(cosignVerify(ref));

@@ -17,7 +17,17 @@ import { RegistryRepository } from '../../src/oci/remote/repository.ts';
 import { BUNDLE_V03_MEDIA_TYPE, COSIGN_SIGN_PREDICATE_TYPE } from '../../src/sign/bundle.ts';
 import { bundleReferrer, putBundleBlobs, readBundles } from '../../src/sign/bundle-store.ts';
 import { kiln, kilnEnv } from '../rig/cli.ts';
-import { cosign3In, cosignIn, fails, ok, pushTinyImage, type Ran } from '../rig/cosign.ts';
+import {
+  cosign3In,
+  cosignIn,
+  emptyTrustedRoot,
+  fails,
+  ok,
+  pushTinyImage,
+  type Ran,
+  verifyArgs,
+  verifyAttestationArgs,
+} from '../rig/cosign.ts';
 import { tempDir } from '../rig/proc.ts';
 import { type RegistryRig, startReferrersRegistry, startRegistry } from '../rig/registry.ts';
 
@@ -48,7 +58,7 @@ before(async () => {
   await ok(run(['keygen', '--output-key-prefix', 'other']), 'kiln keygen (other)');
   await ok(cosign3(['generate-key-pair', '--output-key-prefix', 'c3'], PW), 'cosign3 generate-key-pair');
   await writeFile(at('predicate.json'), JSON.stringify(PREDICATE));
-  await writeFile(at('empty-root.json'), JSON.stringify(EMPTY_TRUSTED_ROOT));
+  rootFile = await emptyTrustedRoot(work.path);
 });
 
 /**
@@ -56,8 +66,8 @@ before(async () => {
  * "Backport bundle detection"), and then refuses to verify offline without a trusted root, even
  * with --key and --new-bundle-format=false. A trusted root with nothing in it is enough for a key.
  */
-const EMPTY_TRUSTED_ROOT = { mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1' };
-const ROOT = (): string[] => ['--trusted-root', at('empty-root.json')];
+let rootFile: string;
+const ROOT = (): string[] => ['--trusted-root', rootFile];
 
 after(async () => {
   await Promise.all(Object.values(registries).map((r) => r.stop()));
@@ -65,31 +75,13 @@ after(async () => {
 });
 
 const v3verify = (img: string, pub = 'kiln.pub', extra: string[] = []) =>
-  cosign3(['verify', '--key', at(pub), '--insecure-ignore-tlog=true', ...extra, img]);
+  cosign3(verifyArgs(at(pub), img, extra));
 const v3verifyAtt = (img: string, pub = 'kiln.pub', extra: string[] = []) =>
-  cosign3([
-    'verify-attestation',
-    '--key',
-    at(pub),
-    '--insecure-ignore-tlog=true',
-    '--type',
-    'slsaprovenance1',
-    ...extra,
-    img,
-  ]);
+  cosign3(verifyAttestationArgs(at(pub), img, extra));
 const v2verify = (img: string, pub = 'kiln.pub', extra: string[] = []) =>
-  cosign(['verify', '--key', at(pub), '--insecure-ignore-tlog=true', ...extra, img]);
+  cosign(verifyArgs(at(pub), img, extra));
 const v2verifyAtt = (img: string, pub = 'kiln.pub', extra: string[] = []) =>
-  cosign([
-    'verify-attestation',
-    '--key',
-    at(pub),
-    '--insecure-ignore-tlog=true',
-    '--type',
-    'slsaprovenance1',
-    ...extra,
-    img,
-  ]);
+  cosign(verifyAttestationArgs(at(pub), img, extra));
 const v3offline = ['--use-signing-config=false', '--tlog-upload=false', '--yes'];
 
 async function refused(args: string[], code: string): Promise<Ran> {

@@ -24,6 +24,8 @@ import {
   ok,
   pushTinyImage,
   type Ran,
+  verifyArgs,
+  verifyAttestationArgs,
 } from '../rig/cosign.ts';
 import { tempDir } from '../rig/proc.ts';
 import { type RegistryRig, startRegistry } from '../rig/registry.ts';
@@ -52,18 +54,8 @@ async function layersAt(ref: string, tag: string) {
   ).layers;
 }
 
-const cosignVerify = (ref: string, pub = 'kiln.pub') =>
-  cosign(['verify', '--key', at(pub), '--insecure-ignore-tlog=true', ref]);
-const cosignVerifyAtt = (ref: string, pub = 'kiln.pub') =>
-  cosign([
-    'verify-attestation',
-    '--key',
-    at(pub),
-    '--insecure-ignore-tlog=true',
-    '--type',
-    'slsaprovenance1',
-    ref,
-  ]);
+const cosignVerify = (ref: string, pub = 'kiln.pub') => cosign(verifyArgs(at(pub), ref));
+const cosignVerifyAtt = (ref: string, pub = 'kiln.pub') => cosign(verifyAttestationArgs(at(pub), ref));
 
 /** kiln verify must fail with exit 3 and `code`, saying so on stderr and in --json. */
 async function refused(args: string[], code: string): Promise<Ran> {

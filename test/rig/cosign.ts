@@ -48,14 +48,42 @@ export function exec(cmd: string, args: string[], env: NodeJS.ProcessEnv, cwd: s
 }
 
 /** cosign with its own HOME and TUF root inside `dir` (no stray config or cache). */
-export function cosignIn(dir: string) {
+export const cosignIn = (dir: string) => cosignBinaryIn(COSIGN, dir, 'tuf');
+
+/** cosign v3 like cosignIn: own HOME and TUF root in `dir`. */
+export const cosign3In = (dir: string) => cosignBinaryIn(COSIGN3, dir, 'tuf3');
+
+function cosignBinaryIn(binary: string, dir: string, tuf: string) {
   return (args: string[], password = ''): Promise<Ran> =>
     exec(
-      COSIGN,
+      binary,
       args,
-      { PATH: process.env['PATH'], HOME: dir, COSIGN_PASSWORD: password, TUF_ROOT: join(dir, 'tuf') },
+      { PATH: process.env['PATH'], HOME: dir, COSIGN_PASSWORD: password, TUF_ROOT: join(dir, tuf) },
       dir,
     );
+}
+
+/** `cosign verify` with a public key file, offline (no transparency log); `extra` flags go before the image. */
+export function verifyArgs(pubKey: string, image: string, extra: readonly string[] = []): string[] {
+  return ['verify', '--key', pubKey, '--insecure-ignore-tlog=true', ...extra, image];
+}
+
+/** `cosign verify-attestation` of kiln's SLSA provenance, the same way. */
+export function verifyAttestationArgs(
+  pubKey: string,
+  image: string,
+  extra: readonly string[] = [],
+): string[] {
+  return [
+    'verify-attestation',
+    '--key',
+    pubKey,
+    '--insecure-ignore-tlog=true',
+    '--type',
+    'slsaprovenance1',
+    ...extra,
+    image,
+  ];
 }
 
 /**
@@ -71,17 +99,6 @@ export async function emptyTrustedRoot(dir: string): Promise<string> {
     JSON.stringify({ mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1' }),
   );
   return file;
-}
-
-/** cosign v3 like cosignIn: own HOME and TUF root in `dir`. */
-export function cosign3In(dir: string) {
-  return (args: string[], password = ''): Promise<Ran> =>
-    exec(
-      COSIGN3,
-      args,
-      { PATH: process.env['PATH'], HOME: dir, COSIGN_PASSWORD: password, TUF_ROOT: join(dir, 'tuf3') },
-      dir,
-    );
 }
 
 export async function ok(r: Promise<Ran> | Ran, what = 'command'): Promise<Ran> {
