@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { type FileHandle, open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { pipeline, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { KilnError } from '../../errors.ts';
 import { classifySystemError } from '../../syserrors.ts';
-import { type Digest, digestHex, HashingStream, type StreamDigest, sha256Digest } from '../digest.ts';
+import { type Digest, digestHex, hashedOnTheWay, sha256Digest } from '../digest.ts';
 import { padding, ustarHeader } from '../layer/tar.ts';
 import { MT } from '../mediatypes.ts';
 import type { BlobStreamOptions, ImageSource, ImageTarget, ManifestBytes } from '../store.ts';
@@ -92,10 +92,8 @@ export class OciArchive implements ImageTarget {
   ): Promise<{ digest: Digest; size: number }> {
     const headerAt = this.offset;
     this.offset += 512; // placeholder, rewritten below
-    const own = opts.hashedBy ? undefined : new HashingStream();
-    const hash: StreamDigest = opts.hashedBy ?? (own as HashingStream);
+    const { stream, hash } = hashedOnTheWay(body, opts.hashedBy);
     // pipeline (not .pipe) so an error in the source reaches this loop instead of stalling it.
-    const stream = own ? pipeline(body, own, () => {}) : body;
     for await (const chunk of stream as AsyncIterable<Buffer>) {
       await this.fh.write(chunk, 0, chunk.length, this.offset);
       this.offset += chunk.length;

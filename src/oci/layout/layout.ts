@@ -5,14 +5,7 @@ import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { KilnError } from '../../errors.ts';
-import {
-  type Digest,
-  digestHex,
-  HashingStream,
-  isDigest,
-  type StreamDigest,
-  sha256Digest,
-} from '../digest.ts';
+import { type Digest, digestHex, hashedOnTheWay, isDigest, sha256Digest } from '../digest.ts';
 import { MT } from '../mediatypes.ts';
 import type { BlobStreamOptions, ImageSource, ImageTarget, ManifestBytes } from '../store.ts';
 import { MAX_CONFIG_BYTES } from '../store.ts';
@@ -156,13 +149,11 @@ export class OciLayout implements ImageTarget {
     // The pid in the name lets the next run remove it if this process is killed (sweep()).
     const tmp = join(this.dir, 'blobs', 'sha256', `.tmp-${process.pid}-${randomBytes(8).toString('hex')}`);
     // A body that hashes itself (the layer builder's last stage) is not hashed a second time.
-    const known = opts.hashedBy ?? (body instanceof HashingStream ? body : undefined);
-    const own = known ? undefined : new HashingStream();
-    const hash: StreamDigest = known ?? (own as HashingStream);
+    const { stream, hash } = hashedOnTheWay(body, opts.hashedBy);
     this.inflight.add(tmp);
     try {
       // opts.signal is not needed here: the bake stops the stream itself (an error ends this pipeline).
-      await (own ? pipeline(body, own, createWriteStream(tmp)) : pipeline(body, createWriteStream(tmp)));
+      await pipeline(stream, createWriteStream(tmp));
       const digest = hash.digest();
       await rename(tmp, this.blobPath(digest));
       return { digest, size: hash.size };
