@@ -4,6 +4,7 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KilnError } from '../errors.ts';
+import { isAlive } from '../pid.ts';
 
 export const LOCK_FILE = 'serve.pid';
 
@@ -16,7 +17,7 @@ export function lockStateDir(stateDir: string): () => void {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       const holder = Number(readFileSync(path, 'utf8').trim());
-      if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && alive(holder)) {
+      if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isAlive(holder)) {
         throw new KilnError('STATE_LOCKED', `another kiln serve (pid ${holder}) is using ${stateDir}`, {
           kind: 'usage',
           hint: 'stop it first, or give this one its own server.stateDir',
@@ -29,13 +30,4 @@ export function lockStateDir(stateDir: string): () => void {
   throw new KilnError('STATE_LOCKED', `cannot lock ${stateDir}: ${path} keeps reappearing`, {
     hint: 'is another kiln serve starting at the same time?',
   });
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

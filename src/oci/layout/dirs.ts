@@ -1,6 +1,7 @@
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { KilnError } from '../../errors.ts';
+import { isAlive } from '../../pid.ts';
 import { classifySystemError } from '../../syserrors.ts';
 
 // Creating a layout's folders, and removing what an interrupted run left in them.
@@ -77,18 +78,9 @@ export async function sweepStale(dir: string, pattern: RegExp): Promise<string[]
     const m = pattern.exec(name);
     if (!m?.[1]) continue;
     const pid = Number(m[1]);
-    if (pid === process.pid || alive(pid)) continue;
+    if (pid === process.pid || isAlive(pid)) continue;
     await rm(join(dir, name), { force: true }).catch(() => {});
     removed.push(name);
   }
   return removed;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
