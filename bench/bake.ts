@@ -12,6 +12,10 @@
 // of the same files from local disk, made beforehand and not timed; crane always gzips, so it is
 // measured in the gzip rows only). buildah (vfs): from scratch + copy + config + commit + push of
 // the same files from local disk. crane and buildah do NOT pay the MLflow download kiln pays.
+// The floor (none and zstd rows, bench/floor.ts): the pipe's stream in one node process plus only
+// the digests any image of these bytes needs (the file's sha256 and the layer's; zstd: plus level-1
+// zstd and the blob's sha256). No tool that computes those digests with node's sha256 beats it on
+// the same machine, so kiln is also printed as a ratio to the floor (kiln's own cost).
 // Run after `. scripts/lib.sh`; builds dist/ first (users run the compiled CLI, not the .ts).
 
 import { readdir, rm, stat } from 'node:fs/promises';
@@ -37,7 +41,7 @@ const sizes = values.sizes.split(',').map(Number);
 const compressions = values.compressions.split(',') as Compression[];
 const repeats = Math.max(1, Number(values.repeat));
 type Compression = 'none' | 'zstd' | 'gzip';
-type Tool = 'pipe' | 'kiln' | 'crane' | 'buildah';
+type Tool = 'pipe' | 'floor' | 'kiln' | 'crane' | 'buildah';
 /** A run, with the CPU the two servers spent during it (they share the machine's cores with the tool). */
 interface Run extends Measure {
   mlflowCpu: number;
@@ -65,7 +69,7 @@ try {
     }
     for (const c of compressions) {
       const pipeDigest = c === 'gzip' ? await pigzDigest(model) : `sha256:${weights(model).sha256}`;
-      const all: Record<Tool, Run[]> = { pipe: [], kiln: [], crane: [], buildah: [] };
+      const all: Record<Tool, Run[]> = { pipe: [], floor: [], kiln: [], crane: [], buildah: [] };
       const failed: Partial<Record<Tool, string>> = {};
       /** A peer that fails (e.g. buildah out of disk) is reported as failed; the bench goes on. */
       const peer = async (t: Tool, fn: () => Promise<Measure>) => {
@@ -80,6 +84,7 @@ try {
       for (let r = 0; r < repeats; r++) {
         const tag = `${c}-${r}`;
         all.pipe.push(await observed(() => pipeBake(mlflow, registry, model, size, c, pipeDigest)));
+        if (c !== 'gzip') all.floor.push(await observed(() => floorBake(mlflow, registry, model, size, c)));
         all.kiln.push(await observed(() => kilnBake(model, size, c, tag)));
         if (!values['no-crane'] && c === 'gzip') await peer('crane', () => craneBake(tar, size, tag));
         if (!values['no-buildah']) await peer('buildah', () => buildahBake(model, size, c, tag));
@@ -103,6 +108,7 @@ function report(): void {
       `kiln bake vs the pipe limit, crane ${'(gzip only)'} and buildah (vfs): random weights from MLflow into docker-registry 2.8.2 on loopback`,
       `ratio = pipe time / tool time (1.00 = as fast as the pipe); median of ${repeats} interleaved run(s), [min-max] when repeated`,
       `pipe = curl MLflow artifact route | curl -X PATCH -T - (gzip rows: | pigz -1 -n |), then PUT ?digest`,
+      `floor = the same stream in one node process with only the digests an image needs (bench/floor.ts); "kiln ... = X of floor": floor time / kiln time`,
       ...lines,
       '',
       `CPU seconds per run (median): the tool (with its children) / MLflow / registry, and busy = all three / (wall x ${CORES} cores).`,
@@ -143,7 +149,7 @@ async function freeRegistryDisk(): Promise<void> {
 
 function cpuRow(size: number, c: Compression, all: Record<Tool, Run[]>): string {
   const cells = [`${size} GiB ${c.padEnd(4)}`];
-  for (const t of ['pipe', 'kiln', 'crane', 'buildah'] as const) {
+  for (const t of ['pipe', 'floor', 'kiln', 'crane', 'buildah'] as const) {
     const rs = all[t];
     if (rs.length === 0) continue;
     const med = (f: (r: Run) => number) => median(rs.map(f));
@@ -162,7 +168,7 @@ function median(xs: number[]): number {
 
 function runLine(all: Record<Tool, Run[]>, r: number): string {
   const pipe = all.pipe[r]!.seconds;
-  return (['pipe', 'kiln', 'crane', 'buildah'] as const)
+  return (['pipe', 'floor', 'kiln', 'crane', 'buildah'] as const)
     .filter((t) => all[t][r])
     .map((t) => `${t} ${all[t][r]!.seconds.toFixed(1)} s (${(pipe / all[t][r]!.seconds).toFixed(2)})`)
     .join('  ');
@@ -180,7 +186,7 @@ function row(
     `${size} GiB ${c.padEnd(4)}`,
     `pipe ${(bytes / 1e6 / pipeS).toFixed(0).padStart(4)} MB/s ${pipeS.toFixed(1)} s`,
   ];
-  for (const t of ['kiln', 'crane', 'buildah'] as const) {
+  for (const t of ['floor', 'kiln', 'crane', 'buildah'] as const) {
     const ms = all[t];
     if (failed[t]) cells.push(`${t} failed (${failed[t]})${ms.length ? ` after ${ms.length} run(s)` : ''}`);
     if (ms.length === 0 || failed[t]) continue;
@@ -190,11 +196,21 @@ function row(
       ms.length > 1 ? ` [${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)}]` : '';
     const secs = median(ms.map((m) => m.seconds));
     const peak = Math.max(...ms.map((m) => m.peakMiB));
+    // kiln against the floor of the same run: what kiln's own work (tar, image, checks) costs.
+    const floor = t === 'kiln' && all.floor.length === ms.length ? ` = ${ofFloor(all)} of floor` : '';
     cells.push(
-      `${t} ${median(ratios).toFixed(2)}${spread} ${secs.toFixed(1)} s${t === 'kiln' ? ` peak ${peak.toFixed(0)} MiB` : ''}`,
+      `${t} ${median(ratios).toFixed(2)}${spread} ${secs.toFixed(1)} s${t === 'kiln' ? ` peak ${peak.toFixed(0)} MiB${floor}` : ''}`,
     );
   }
   return cells.join('  |  ');
+}
+
+/** kiln's time as a ratio to the floor's, per run: median [min-max]. */
+function ofFloor(all: Record<Tool, Run[]>): string {
+  const ratios = all.kiln.map((m, r) => all.floor[r]!.seconds / m.seconds);
+  const spread =
+    ratios.length > 1 ? ` [${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)}]` : '';
+  return `${median(ratios).toFixed(2)}${spread}`;
 }
 
 function kilnBake(model: LoggedFixture, size: number, c: Compression, tag: string): Promise<Measure> {
@@ -246,6 +262,27 @@ function pipeBake(
     `curl -sSf -o /dev/null -X PUT "$loc\${sep}digest=${digest}"`,
   ].join('\n');
   return timed('bash', ['-c', script]);
+}
+
+/** The floor (bench/floor.ts): the pipe's stream plus only the digests an image needs. */
+function floorBake(
+  m: MlflowRig,
+  reg: RegistryRig,
+  model: LoggedFixture,
+  size: number,
+  c: 'none' | 'zstd',
+): Promise<Measure> {
+  const path = relative(join(m.dir, 'artifacts'), join(model.modelDir, weights(model).path));
+  const source = `${m.url}/api/2.0/mlflow-artifacts/artifacts/${path}`;
+  // The same V8 setting kiln's streaming commands use (src/cli/main.ts), so both start alike.
+  return timed(process.execPath, [
+    '--semi-space-growth-factor=1',
+    join(REPO_ROOT, 'bench', 'floor.ts'),
+    source,
+    reg.url,
+    `bench/floor-${size}g`,
+    c,
+  ]);
 }
 
 /** crane's version: append the model tar (from local disk) as a gzip layer onto scratch and push. */
