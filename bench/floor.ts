@@ -1,6 +1,7 @@
-// bench/floor: the least work any tool must do to turn MLflow's artifact stream into an image layer
-// in a registry, in one node process: the pipe's stream plus the digests an image of these bytes
-// cannot do without, and nothing else (no tar, no progress, no scan, no manifests).
+// bench/floor: MLflow's artifact stream into a registry upload by the simplest node program that
+// also computes the digests an image of these bytes cannot do without, and nothing else (no tar,
+// no progress, no scan, no manifests). Not a strict bound (V8 collects this program's buffers with
+// mark-compacts, as it has little other garbage), but what the digests alone cost here.
 //   none: the file's sha256 (kiln's provenance and scan approvals name files by it) and the layer's
 //         (rootfs.diff_ids and the blob digest: one value when uncompressed), two passes;
 //   zstd: the same two, level-1 zstd in 1 MiB writes and 64 KiB reads (what kiln does, see
