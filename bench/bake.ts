@@ -122,6 +122,9 @@ function report(): void {
 
 /** One run, with what MLflow and the registry spent meanwhile (their process groups, from /proc). */
 async function observed(fn: () => Promise<Measure>): Promise<Run> {
+  // Dirty pages from the models just logged (4 GiB take ~20 s to write back here) or from the
+  // previous run are flushed first: writeback would otherwise slow whichever run came first.
+  await run('sync', []);
   const groups = [mlflow.service.proc.pid, registry.service.proc.pid].map((p) => p ?? -1);
   const before = groups.map(groupCpuSeconds);
   try {
