@@ -278,9 +278,10 @@ function floorBake(
 ): Promise<Measure> {
   const path = relative(join(m.dir, 'artifacts'), join(model.modelDir, weights(model).path));
   const source = `${m.url}/api/2.0/mlflow-artifacts/artifacts/${path}`;
-  // The same V8 setting kiln's streaming commands use (src/cli/main.ts), so both start alike.
+  // The same V8 settings kiln's streaming commands use (src/cli/main.ts), so both run alike.
   return timed(process.execPath, [
     '--semi-space-growth-factor=1',
+    '--heap-growing-percent=200',
     join(REPO_ROOT, 'bench', 'floor.ts'),
     source,
     reg.url,
