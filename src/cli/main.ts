@@ -18,8 +18,8 @@ import { setFlagsFromString } from 'node:v8';
 // heap is ~17 MiB; after the first mark-compact (V8's memory reducer runs one once allocation is
 // slow) V8 set the next limit ~9 MiB above it, less than the young generation may hold, so every
 // mark-compact started the next one: a 4 GiB zstd bake ran 480-580 of them (`--trace-gc`),
-// 32-40 CPU-s and 35-43 s instead of 19 CPU-s and 28 s with this setting (7 mark-compacts, the
-// same peak RSS). Read whenever V8 computes a limit, so setting it here works.
+// 32-40 CPU-s and 35-43 s instead of 19 CPU-s and 28 s with this setting (7-10 mark-compacts,
+// the same peak RSS). Read whenever V8 computes a limit, so setting it here works.
 const STREAMING = new Set(['bake', 'promote', 'export', 'import', 'scan']);
 if (STREAMING.has(commandName(process.argv.slice(2)) ?? '')) {
   setFlagsFromString('--semi-space-growth-factor=1');

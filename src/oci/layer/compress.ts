@@ -26,7 +26,8 @@ export function compressor(c: Compression): Transform[] {
       // after it (hash, progress, the upload) lived across two young-generation collections and
       // were promoted, and V8 ran 18-112 mark-compacts per GiB to free them (`--trace-gc`), 1.5-3
       // CPU-s on the main thread and V8's marking threads; with 64 KiB chunks a 1 GiB bake ran
-      // 1 mark-compact in each of 9 runs, 4.4-4.8 CPU-s instead of 5.0-7.5.
+      // 1 mark-compact in each of 9 runs, 4.4-4.8 CPU-s instead of 5.0-7.5. (Longer bakes also
+      // needed V8's old-generation limit raised: src/cli/main.ts.)
       return [
         new Coalesce(1 << 20),
         createZstdCompress({ params: { [constants.ZSTD_c_compressionLevel]: 1 }, chunkSize: 64 << 10 }),
