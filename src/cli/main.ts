@@ -15,8 +15,8 @@ import { setFlagsFromString } from 'node:v8';
 // promotions do bake in-process) keeps V8's default. The flag is read each time V8 would grow the
 // space, so setting it here works (--max-semi-space-size would not).
 // The same commands let the old generation grow to 3x what a mark-compact left live. kiln's live
-// heap is ~17 MiB; after the first mark-compact (V8's memory reducer runs one once allocation is
-// slow) V8 set the next limit ~9 MiB above it, less than the young generation may hold, so every
+// heap is ~17 MiB; after the first mark-compact (one V8 starts from a task, ~9 s into a long bake)
+// V8 set the next limit ~9 MiB above it, less than the young generation may hold, so every
 // mark-compact started the next one: a 4 GiB zstd bake ran 480-580 of them (`--trace-gc`),
 // 32-40 CPU-s and 35-43 s instead of 19 CPU-s and 28 s with this setting (7-10 mark-compacts,
 // the same peak RSS). Read whenever V8 computes a limit, so setting it here works.
