@@ -26,8 +26,8 @@ export class ParallelGzip extends Transform {
   /**
    * Buffers for joining a block's pieces, reused once their member is compressed (at most
    * window + 1 exist). A fresh 1 MiB Buffer per block lived through the window, was promoted by
-   * V8's young-generation collections and waited for a mark-compact: 1 and 4 GiB bakes peaked
-   * at 156-177 MiB with reuse, 182-193 without (zlib's own output buffers still go that way).
+   * V8's young-generation collections and waited for a mark-compact: 1 GiB bakes peaked at
+   * 153-172 MiB with reuse, 178-189 without (zlib's own output buffers still go that way).
    */
   #spare: Buffer[] = [];
 
