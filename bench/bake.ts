@@ -195,23 +195,23 @@ function row(
     if (failed[t]) cells.push(`${t} failed (${failed[t]})${ms.length ? ` after ${ms.length} run(s)` : ''}`);
     if (ms.length === 0 || failed[t]) continue;
     // Ratios per run (each against the pipe of the same run), so a slow spell hits both sides.
-    const ratios = ms.map((m, r) => all.pipe[r]!.seconds / m.seconds);
-    const spread =
-      ms.length > 1 ? ` [${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)}]` : '';
+    const ratios = ratioText(ms.map((m, r) => all.pipe[r]!.seconds / m.seconds));
     const secs = median(ms.map((m) => m.seconds));
     const peak = Math.max(...ms.map((m) => m.peakMiB));
     // kiln against the floor of the same run: what kiln's own work (tar, image, checks) costs.
-    const floor = t === 'kiln' && all.floor.length === ms.length ? ` = ${ofFloor(all)} of floor` : '';
+    const floor =
+      t === 'kiln' && all.floor.length === ms.length
+        ? ` = ${ratioText(ms.map((m, r) => all.floor[r]!.seconds / m.seconds))} of floor`
+        : '';
     cells.push(
-      `${t} ${median(ratios).toFixed(2)}${spread} ${secs.toFixed(1)} s${t === 'kiln' ? ` peak ${peak.toFixed(0)} MiB${floor}` : ''}`,
+      `${t} ${ratios} ${secs.toFixed(1)} s${t === 'kiln' ? ` peak ${peak.toFixed(0)} MiB${floor}` : ''}`,
     );
   }
   return cells.join('  |  ');
 }
 
-/** kiln's time as a ratio to the floor's, per run: median [min-max]. */
-function ofFloor(all: Record<Tool, Run[]>): string {
-  const ratios = all.kiln.map((m, r) => all.floor[r]!.seconds / m.seconds);
+/** Per-run ratios as `median [min-max]` (the range only when there was more than one run). */
+function ratioText(ratios: number[]): string {
   const spread =
     ratios.length > 1 ? ` [${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)}]` : '';
   return `${median(ratios).toFixed(2)}${spread}`;

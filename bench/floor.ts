@@ -4,8 +4,7 @@
 // mark-compacts, as it has little other garbage), but what the digests alone cost here.
 //   none: the file's sha256 (kiln's provenance and scan approvals name files by it) and the layer's
 //         (rootfs.diff_ids and the blob digest: one value when uncompressed), two passes;
-//   zstd: the same two, level-1 zstd in 1 MiB writes and 64 KiB reads (what kiln does, see
-//         src/oci/layer/compress.ts), and the blob's sha256.
+//   zstd: the same two, kiln's own zstd stages (src/oci/layer/compress.ts), and the blob's sha256.
 // bench/bake.ts runs it beside the pipe and kiln: the pipe minus this floor is what the digests
 // cost on this machine, and kiln minus the floor is what kiln's own work (tar, image, checks) costs.
 //   node bench/floor.ts SOURCE_URL REGISTRY_URL REPO none|zstd
@@ -13,7 +12,7 @@ import { createHash } from 'node:crypto';
 import http from 'node:http';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { constants, createZstdCompress } from 'node:zlib';
+import { compressor } from '../src/oci/layer/compress.ts';
 
 const [source, registry, repo, compression] = process.argv.slice(2);
 if (!source || !registry || !repo || (compression !== 'none' && compression !== 'zstd')) {
@@ -52,14 +51,7 @@ const file = hashing(2); // the file's digest and the layer's (diff_id)
 let blob = file;
 if (compression === 'zstd') {
   blob = hashing(1);
-  await pipeline(
-    download,
-    file.stage,
-    join(1 << 20),
-    createZstdCompress({ params: { [constants.ZSTD_c_compressionLevel]: 1 }, chunkSize: 64 << 10 }),
-    blob.stage,
-    upload,
-  );
+  await pipeline([download, file.stage, ...compressor('zstd'), blob.stage, upload]);
 } else {
   await pipeline(download, file.stage, upload);
 }
@@ -71,26 +63,3 @@ const commit = new URL(patched.headers.location ?? '', registry);
 commit.searchParams.set('digest', blob.digest());
 const done = await fetch(commit, { method: 'PUT' });
 if (done.status !== 201) throw new Error(`PUT ${commit}: ${done.status} ${await done.text()}`);
-
-/** Joins socket reads into `size`-byte writes for zstd (each write is one thread-pool hand-off). */
-function join(size: number): Transform {
-  let parts: Buffer[] = [];
-  let length = 0;
-  const emit = (t: Transform) => {
-    t.push(Buffer.concat(parts, length));
-    parts = [];
-    length = 0;
-  };
-  return new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      parts.push(chunk);
-      length += chunk.length;
-      if (length >= size) emit(this);
-      cb();
-    },
-    flush(cb) {
-      if (length > 0) emit(this);
-      cb();
-    },
-  });
-}
